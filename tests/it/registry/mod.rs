@@ -1,0 +1,1 @@
+//! Registry client tests against a real docker-registry process.

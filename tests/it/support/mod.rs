@@ -1,0 +1,1 @@
+//! Test support: real collaborators started per test and stopped after.
