@@ -5,3 +5,4 @@ pub mod config;
 pub mod policy;
 pub mod registry;
 pub mod store;
+pub mod webhook;

@@ -1,0 +1,107 @@
+//! The SQL both backends run. Written once in the dialect SQLite and Postgres share (`$N`
+//! parameters, `ON CONFLICT … DO UPDATE`, `excluded`, `CASE` instead of GREATEST/MAX).
+
+pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO deliveries (key, project_id, event, received_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING";
+
+pub(crate) const UPSERT_PROJECT: &str = "INSERT INTO projects (id, path, default_branch, first_seen, last_event_at) \
+     VALUES ($1, $2, $3, $4, $4) \
+     ON CONFLICT (id) DO UPDATE SET path = excluded.path, \
+       default_branch = COALESCE(excluded.default_branch, projects.default_branch), \
+       last_event_at = excluded.last_event_at";
+
+/// $1 project, $2 kind, $3 name, $4 slug, $5 sha, $6 protected (nullable), $7 at, $8 created (bool).
+pub(crate) const PUSH_REF: &str = "INSERT INTO refs (project_id, kind, name, slug, state, protected, last_sha, \
+       created_at, deleted_at, last_pipeline_at, updated_at) \
+     VALUES ($1, $2, $3, $4, 'live', COALESCE($6, FALSE), $5, CASE WHEN $8 THEN $7 ELSE NULL END, NULL, NULL, $7) \
+     ON CONFLICT (project_id, kind, name) DO UPDATE SET state = 'live', deleted_at = NULL, \
+       last_sha = excluded.last_sha, protected = COALESCE($6, refs.protected), \
+       created_at = CASE WHEN $8 OR refs.state = 'deleted' THEN $7 ELSE refs.created_at END, \
+       updated_at = excluded.updated_at";
+
+/// $1 project, $2 kind, $3 name, $4 slug, $5 at.
+pub(crate) const DELETE_REF: &str = "INSERT INTO refs (project_id, kind, name, slug, state, protected, last_sha, \
+       created_at, deleted_at, last_pipeline_at, updated_at) \
+     VALUES ($1, $2, $3, $4, 'deleted', FALSE, NULL, NULL, $5, NULL, $5) \
+     ON CONFLICT (project_id, kind, name) DO UPDATE SET state = 'deleted', \
+       deleted_at = excluded.deleted_at, updated_at = excluded.updated_at";
+
+/// A pipeline seen on a ref: record the ref if unknown (live), never revive a deleted one.
+/// $1 project, $2 kind, $3 name, $4 slug, $5 sha, $6 pipeline time, $7 now.
+pub(crate) const TOUCH_REF: &str = "INSERT INTO refs (project_id, kind, name, slug, state, protected, last_sha, \
+       created_at, deleted_at, last_pipeline_at, updated_at) \
+     VALUES ($1, $2, $3, $4, 'live', FALSE, $5, NULL, NULL, $6, $7) \
+     ON CONFLICT (project_id, kind, name) DO UPDATE SET \
+       last_pipeline_at = CASE WHEN refs.last_pipeline_at IS NULL OR excluded.last_pipeline_at > refs.last_pipeline_at \
+         THEN excluded.last_pipeline_at ELSE refs.last_pipeline_at END, \
+       updated_at = excluded.updated_at";
+
+/// $1 project, $2 kind, $3 name, $4 sha, $5 at. `seq` continues the ref's sequence.
+pub(crate) const ADD_COMMIT: &str = "INSERT INTO ref_commits (project_id, ref_kind, ref_name, sha, seq, seen_at) \
+     SELECT $1, $2, $3, $4, COALESCE(MAX(seq), 0) + 1, $5 FROM ref_commits \
+       WHERE project_id = $1 AND ref_kind = $2 AND ref_name = $3 \
+     ON CONFLICT (project_id, ref_kind, ref_name, sha) DO NOTHING";
+
+pub(crate) const PIPELINE_STATUS: &str = "SELECT status FROM pipelines WHERE project_id = $1 AND id = $2";
+
+pub(crate) const UPSERT_PIPELINE: &str = "INSERT INTO pipelines (project_id, id, iid, ref_name, tag, sha, source, \
+       status, merge_request_iid, created_at, finished_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+     ON CONFLICT (project_id, id) DO UPDATE SET iid = COALESCE(excluded.iid, pipelines.iid), \
+       status = excluded.status, source = COALESCE(excluded.source, pipelines.source), \
+       merge_request_iid = COALESCE(excluded.merge_request_iid, pipelines.merge_request_iid), \
+       created_at = COALESCE(excluded.created_at, pipelines.created_at), \
+       finished_at = excluded.finished_at, updated_at = excluded.updated_at";
+
+pub(crate) const INSERT_TRANSITION: &str =
+    "INSERT INTO pipeline_transitions (project_id, pipeline_id, status, at) VALUES ($1, $2, $3, $4)";
+
+const MR_COLUMNS: &str = "INSERT INTO merge_requests (project_id, iid, id, source_branch, target_branch, state, \
+       merged_at, closed_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (project_id, iid) ";
+
+/// A merge request hook: newer-or-equal `updated_at` wins; merged/closed times are kept from the
+/// first event that reported them and cleared on reopen.
+pub(crate) fn upsert_merge_request() -> String {
+    format!(
+        "{MR_COLUMNS} DO UPDATE SET id = COALESCE(excluded.id, merge_requests.id), \
+           source_branch = excluded.source_branch, target_branch = excluded.target_branch, \
+           state = excluded.state, \
+           merged_at = CASE WHEN excluded.state = 'merged' THEN COALESCE(merge_requests.merged_at, excluded.merged_at) ELSE NULL END, \
+           closed_at = CASE WHEN excluded.state = 'closed' THEN COALESCE(merge_requests.closed_at, excluded.closed_at) ELSE NULL END, \
+           updated_at = COALESCE(excluded.updated_at, merge_requests.updated_at) \
+         WHERE merge_requests.updated_at IS NULL OR excluded.updated_at IS NULL \
+           OR excluded.updated_at >= merge_requests.updated_at"
+    )
+}
+
+/// A merge request embedded in a pipeline hook: only fills in one not seen yet.
+pub(crate) fn insert_merge_request() -> String {
+    format!("{MR_COLUMNS} DO NOTHING")
+}
+
+pub(crate) const UPSERT_IMAGE_TAG: &str = "INSERT INTO image_tags (project_id, repository, tag, pipeline_id, kind, \
+       rule, ref_kind, ref_name, sha, first_seen, last_seen, digest) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, NULL) \
+     ON CONFLICT (project_id, repository, tag, pipeline_id) DO UPDATE SET last_seen = excluded.last_seen";
+
+pub(crate) const SELECT_PROJECTS: &str =
+    "SELECT id, path, default_branch, first_seen, last_event_at FROM projects ORDER BY path, id";
+pub(crate) const SELECT_PROJECT_BY_ID: &str =
+    "SELECT id, path, default_branch, first_seen, last_event_at FROM projects WHERE id = $1";
+pub(crate) const SELECT_PROJECT_BY_PATH: &str =
+    "SELECT id, path, default_branch, first_seen, last_event_at FROM projects WHERE lower(path) = lower($1) \
+     ORDER BY last_event_at DESC";
+pub(crate) const SELECT_REFS: &str = "SELECT project_id, kind, name, slug, state, protected, last_sha, created_at, \
+     deleted_at, last_pipeline_at, updated_at FROM refs WHERE project_id = $1 ORDER BY kind, name";
+pub(crate) const SELECT_REF_COMMITS: &str = "SELECT project_id, ref_kind, ref_name, sha, seq, seen_at FROM ref_commits \
+     WHERE project_id = $1 AND ref_kind = $2 AND ref_name = $3 ORDER BY seq";
+pub(crate) const SELECT_PIPELINES: &str = "SELECT project_id, id, iid, ref_name, tag, sha, source, status, \
+     merge_request_iid, created_at, finished_at, updated_at FROM pipelines WHERE project_id = $1 ORDER BY id";
+pub(crate) const SELECT_TRANSITIONS: &str = "SELECT project_id, pipeline_id, status, at FROM pipeline_transitions \
+     WHERE project_id = $1 AND pipeline_id = $2 ORDER BY at, id";
+pub(crate) const SELECT_MERGE_REQUESTS: &str = "SELECT project_id, iid, id, source_branch, target_branch, state, \
+     merged_at, closed_at, updated_at FROM merge_requests WHERE project_id = $1 ORDER BY iid";
+pub(crate) const SELECT_IMAGE_TAGS: &str = "SELECT project_id, repository, tag, kind, rule, ref_kind, ref_name, sha, \
+     pipeline_id, first_seen, last_seen, digest FROM image_tags \
+     WHERE project_id = $1 AND ($2 IS NULL OR ref_name = $2) AND ($3 IS NULL OR kind = $3) \
+     ORDER BY repository, tag, pipeline_id";

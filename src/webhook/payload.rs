@@ -1,0 +1,154 @@
+//! GitLab webhook bodies, as far as registry-gc reads them. Required fields are plain types, so a
+//! body missing one fails to parse with the field's path; everything else is optional and lenient.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::time::lenient;
+
+/// The common `project` object (only what we use).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Project {
+    pub id: i64,
+    pub path_with_namespace: String,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+}
+
+/// Push Hook and Tag Push Hook.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PushEvent {
+    pub before: String,
+    pub after: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    #[serde(default)]
+    pub ref_protected: Option<bool>,
+    #[serde(default)]
+    pub checkout_sha: Option<String>,
+    pub project: Project,
+    #[serde(default)]
+    pub commits: Vec<Commit>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Commit {
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// Merge Request Hook.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MergeRequestEvent {
+    pub project: Project,
+    pub object_attributes: MergeRequestAttributes,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MergeRequestAttributes {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub iid: i64,
+    pub source_branch: String,
+    pub target_branch: String,
+    #[serde(default)]
+    pub source_project_id: Option<i64>,
+    #[serde(default)]
+    pub target_project_id: Option<i64>,
+    pub state: String,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Pipeline Hook.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineEvent {
+    pub project: Project,
+    pub object_attributes: PipelineAttributes,
+    #[serde(default)]
+    pub merge_request: Option<PipelineMergeRequest>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineAttributes {
+    pub id: i64,
+    #[serde(default)]
+    pub iid: Option<i64>,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    #[serde(default)]
+    pub tag: bool,
+    pub sha: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    pub status: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// The merge request a merge-request pipeline belongs to.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineMergeRequest {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub iid: i64,
+    pub source_branch: String,
+    pub target_branch: String,
+    #[serde(default)]
+    pub source_project_id: Option<i64>,
+    #[serde(default)]
+    pub target_project_id: Option<i64>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// True when a SHA is GitLab's "no commit" value: all zeros, 40 (SHA-1) or 64 (SHA-256) long.
+pub fn is_blank_sha(sha: &str) -> bool {
+    !sha.is_empty() && sha.bytes().all(|b| b == b'0')
+}
+
+/// Parses a body into `T`; the error names the JSON path of the first bad or missing field.
+pub fn parse<T: for<'de> Deserialize<'de>>(value: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.inner().to_string();
+        let mut path = e.path().to_string();
+        // serde names a missing field in the message, at the path of its parent: join them.
+        if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            path = if path == "." { field.to_owned() } else { format!("{path}.{field}") };
+            return format!("{path}: required field is missing");
+        }
+        if path == "." {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_shas_of_both_lengths() {
+        assert!(is_blank_sha(&"0".repeat(40)));
+        assert!(is_blank_sha(&"0".repeat(64)));
+        assert!(!is_blank_sha("0000000000000000000000000000000000000001"));
+        assert!(!is_blank_sha(""));
+    }
+
+    #[test]
+    fn missing_field_is_named_with_its_path() {
+        let body = serde_json::json!({
+            "project": {"id": 1, "path_with_namespace": "g/a"},
+            "object_attributes": {"id": 5, "ref": "main", "status": "running"}
+        });
+        let err = parse::<PipelineEvent>(body).unwrap_err();
+        assert_eq!(err, "object_attributes.sha: required field is missing");
+    }
+}
