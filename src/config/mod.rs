@@ -120,7 +120,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: LogFormat::Human, filter: "info".into() }
+        LogConfig {
+            format: LogFormat::Human,
+            filter: "info".into(),
+        }
     }
 }
 
@@ -146,7 +149,10 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = path {
             if !path.exists() {
-                return Err(ConfigError::Load(format!("config file {} not found", path.display())));
+                return Err(ConfigError::Load(format!(
+                    "config file {} not found",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -156,7 +162,9 @@ impl Config {
 
     /// Parses a TOML string (no environment), validates. For tests and tools.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        Self::from_figment(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
     }
 
     fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
@@ -169,7 +177,8 @@ impl Config {
 
     fn validate(&mut self) -> Result<(), ConfigError> {
         let mut errors = Vec::new();
-        if !(self.database.url.0.starts_with("sqlite:") || self.database.url.0.starts_with("postgres://")
+        if !(self.database.url.0.starts_with("sqlite:")
+            || self.database.url.0.starts_with("postgres://")
             || self.database.url.0.starts_with("postgresql://"))
         {
             errors.push(format!(
@@ -194,12 +203,18 @@ impl Config {
             }
         }
         check_unique_projects(&self.projects, &mut errors);
-        if errors.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(errors))
+        }
     }
 
     /// The configured project GitLab sent, by id or path.
     pub fn project(&self, id: Option<i64>, path: Option<&str>) -> Option<&ProjectConfig> {
-        self.projects.iter().find(|p| p.id.is_some() && p.matches(id, path))
+        self.projects
+            .iter()
+            .find(|p| p.id.is_some() && p.matches(id, path))
             .or_else(|| self.projects.iter().find(|p| p.matches(id, path)))
     }
 
@@ -213,9 +228,13 @@ fn check_unique_projects(projects: &[ProjectConfig], errors: &mut Vec<String>) {
     for (i, a) in projects.iter().enumerate() {
         for (j, b) in projects.iter().enumerate().skip(i + 1) {
             let same_id = a.id.is_some() && a.id == b.id;
-            let same_path = matches!((&a.path, &b.path), (Some(x), Some(y)) if x.eq_ignore_ascii_case(y));
+            let same_path =
+                matches!((&a.path, &b.path), (Some(x), Some(y)) if x.eq_ignore_ascii_case(y));
             if same_id || same_path {
-                errors.push(format!("projects[{j}]: same project as projects[{i}] ({})", a.label()));
+                errors.push(format!(
+                    "projects[{j}]: same project as projects[{i}] ({})",
+                    a.label()
+                ));
             }
         }
     }
@@ -236,7 +255,11 @@ fn describe_figment_error(e: figment::Error) -> String {
     if key.is_empty() {
         key.push_str("<root>");
     }
-    let source = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
     format!("{key}: {}{source}", e.kind)
 }
 

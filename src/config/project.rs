@@ -136,11 +136,16 @@ impl ProjectConfig {
                 Ok(ImageRef { host, .. }) => {
                     hosts.insert(host);
                 }
-                Err(e) => errors.push(format!("{at}.image: {:?} does not expand to an image reference: {e}", rule.image.as_str())),
+                Err(e) => errors.push(format!(
+                    "{at}.image: {:?} does not expand to an image reference: {e}",
+                    rule.image.as_str()
+                )),
             }
         }
         if hosts.remove(&Some(UNSET_REGISTRY.to_owned())) {
-            errors.push(format!("{prefix}.registry: required when images use $CI_REGISTRY or $CI_REGISTRY_IMAGE"));
+            errors.push(format!(
+                "{prefix}.registry: required when images use $CI_REGISTRY or $CI_REGISTRY_IMAGE"
+            ));
         }
         if hosts.len() > 1 {
             errors.push(format!("{prefix}.images: all rules of a project must name the same registry host, found {hosts:?}"));

@@ -39,11 +39,18 @@ impl Var {
     ];
 
     fn from_name(name: &str) -> Option<Var> {
-        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
 
     fn name(self) -> &'static str {
-        Self::NAMES.iter().find(|(_, v)| *v == self).map(|(n, _)| *n).unwrap_or("?")
+        Self::NAMES
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -79,7 +86,11 @@ impl Vars<'_> {
             Var::ProjectId => Some(self.project_id.to_string()),
             Var::DefaultBranch => self.default_branch.map(str::to_owned),
             Var::Registry => s(self.registry),
-            Var::RegistryImage => Some(format!("{}/{}", self.registry, self.project_path.to_lowercase())),
+            Var::RegistryImage => Some(format!(
+                "{}/{}",
+                self.registry,
+                self.project_path.to_lowercase()
+            )),
         }
     }
 }
@@ -142,7 +153,9 @@ impl ImageTemplate {
             literal.push_str(&rest[..pos]);
             let after = &rest[pos + 1..];
             let (name, consumed) = if let Some(braced) = after.strip_prefix('{') {
-                let end = braced.find('}').ok_or_else(|| format!("unclosed ${{ in {source:?}"))?;
+                let end = braced
+                    .find('}')
+                    .ok_or_else(|| format!("unclosed ${{ in {source:?}"))?;
                 (&braced[..end], end + 2)
             } else {
                 let end = after
@@ -164,7 +177,10 @@ impl ImageTemplate {
         if !literal.is_empty() {
             segments.push(Segment::Literal(literal));
         }
-        Ok(ImageTemplate { source: source.to_owned(), segments })
+        Ok(ImageTemplate {
+            source: source.to_owned(),
+            segments,
+        })
     }
 
     /// The template text as configured.
@@ -206,7 +222,11 @@ pub fn split_reference(reference: &str) -> Result<ImageRef, ExpandError> {
     if !is_valid_repository(&repository) {
         return Err(ExpandError::BadRepository(repository));
     }
-    Ok(ImageRef { host, repository, tag: tag.to_owned() })
+    Ok(ImageRef {
+        host,
+        repository,
+        tag: tag.to_owned(),
+    })
 }
 
 /// OCI tag grammar: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
@@ -225,7 +245,9 @@ pub fn is_valid_repository(repository: &str) -> bool {
             !bytes.is_empty()
                 && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
                 && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-                && bytes.iter().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b"._-".contains(b))
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b"._-".contains(b))
         })
 }
 
@@ -262,7 +284,8 @@ mod tests {
         assert_eq!(r.repository, "group/app/app-ci");
         assert_eq!(r.tag, "feature-x");
 
-        let t = ImageTemplate::parse("group/app:prod-$CI_COMMIT_SHORT_SHA-$CI_PIPELINE_IID").unwrap();
+        let t =
+            ImageTemplate::parse("group/app:prod-$CI_COMMIT_SHORT_SHA-$CI_PIPELINE_IID").unwrap();
         assert_eq!(t.expand(&vars()).unwrap().tag, "prod-01234567-7");
     }
 
@@ -273,12 +296,24 @@ mod tests {
         let t = ImageTemplate::parse("group/app:$CI_COMMIT_REF_NAME").unwrap();
         assert!(t.expand(&vars()).is_err(), "a ref name with '/' is no tag");
         let t = ImageTemplate::parse("group/app:$CI_COMMIT_REF_NAME-x").unwrap();
-        let plain = Vars { ref_name: "Main!", ..vars() };
+        let plain = Vars {
+            ref_name: "Main!",
+            ..vars()
+        };
         assert_eq!(t.expand(&plain), Err(ExpandError::BadTag("Main!-x".into())));
-        let empty_slug = Vars { ref_slug: "", ..vars() };
+        let empty_slug = Vars {
+            ref_slug: "",
+            ..vars()
+        };
         let t = ImageTemplate::parse("group/app:$CI_COMMIT_REF_SLUG").unwrap();
-        assert_eq!(t.expand(&empty_slug), Err(ExpandError::BadTag(String::new())));
-        assert!(matches!(split_reference("group/app"), Err(ExpandError::NoTag(_))));
+        assert_eq!(
+            t.expand(&empty_slug),
+            Err(ExpandError::BadTag(String::new()))
+        );
+        assert!(matches!(
+            split_reference("group/app"),
+            Err(ExpandError::NoTag(_))
+        ));
     }
 
     #[test]

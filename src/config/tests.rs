@@ -31,7 +31,10 @@ fn loads_and_finds_projects() {
     assert_eq!(config.projects.len(), 1);
     assert!(config.project(Some(42), None).is_some());
     assert!(config.project(None, Some("group/app")).is_some());
-    assert!(config.project(Some(43), Some("group/app")).is_none(), "id wins over path");
+    assert!(
+        config.project(Some(43), Some("group/app")).is_none(),
+        "id wins over path"
+    );
     let prod = &config.projects[0].images[1];
     assert!(prod.applies_to("main", Some("main")));
     assert!(!prod.applies_to("feature", Some("main")));
@@ -52,13 +55,28 @@ fn redacted_output_has_no_secrets() {
 fn errors_name_the_key() {
     let cases = [
         (GOOD.replace("ci-commit", "ci-sometimes"), "projects"),
-        (GOOD.replace("$CI_COMMIT_SHA\"", "$CI_NOPE\""), "projects[0].images[0].image"),
-        (GOOD.replace("\"^$CI_DEFAULT_BRANCH$\"", "\"(\""), "projects[0].images[1].refs"),
-        (GOOD.replace("webhook_tokens = [\"tok-1\", \"tok-2\"]", ""), "projects[0].webhook_tokens"),
+        (
+            GOOD.replace("$CI_COMMIT_SHA\"", "$CI_NOPE\""),
+            "projects[0].images[0].image",
+        ),
+        (
+            GOOD.replace("\"^$CI_DEFAULT_BRANCH$\"", "\"(\""),
+            "projects[0].images[1].refs",
+        ),
+        (
+            GOOD.replace("webhook_tokens = [\"tok-1\", \"tok-2\"]", ""),
+            "projects[0].webhook_tokens",
+        ),
         (GOOD.replace("postgres://", "mysql://"), "database.url"),
         (GOOD.replace("listen = ", "lisen = "), "lisen"),
-        (GOOD.replace("name = \"prod\"", "name = \"ci\""), "duplicate rule name"),
-        (format!("{GOOD}\n[[projects]]\npath = \"group/app\"\nwebhook_tokens = [\"x\"]\n"), "projects[1]"),
+        (
+            GOOD.replace("name = \"prod\"", "name = \"ci\""),
+            "duplicate rule name",
+        ),
+        (
+            format!("{GOOD}\n[[projects]]\npath = \"group/app\"\nwebhook_tokens = [\"x\"]\n"),
+            "projects[1]",
+        ),
     ];
     for (text, expected) in cases {
         let err = Config::from_toml(&text).unwrap_err().to_string();

@@ -29,16 +29,35 @@ pub struct ProjectUpsert {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A branch or tag was pushed: created (`created`), moved, or re-created after deletion.
-    RefPushed { kind: RefKind, name: String, sha: String, created: bool, protected: Option<bool>, at: DateTime<Utc> },
+    RefPushed {
+        kind: RefKind,
+        name: String,
+        sha: String,
+        created: bool,
+        protected: Option<bool>,
+        at: DateTime<Utc>,
+    },
     /// A branch or tag was deleted.
-    RefDeleted { kind: RefKind, name: String, at: DateTime<Utc> },
+    RefDeleted {
+        kind: RefKind,
+        name: String,
+        at: DateTime<Utc>,
+    },
     /// Commits that arrived on a ref, oldest first.
-    Commits { kind: RefKind, name: String, shas: Vec<String>, at: DateTime<Utc> },
+    Commits {
+        kind: RefKind,
+        name: String,
+        shas: Vec<String>,
+        at: DateTime<Utc>,
+    },
     /// A pipeline status. Records the ref if unknown (never revives a deleted one) and the commit.
     Pipeline(PipelineRecord),
     /// A merge request. `authoritative` (from a merge request hook) overwrites older state; a copy
     /// embedded in a pipeline hook only fills in a merge request not seen yet.
-    MergeRequest { record: MergeRequestRecord, authoritative: bool },
+    MergeRequest {
+        record: MergeRequestRecord,
+        authoritative: bool,
+    },
     /// An image tag a pipeline is expected to push.
     ImageTag(ImageTagRecord),
 }

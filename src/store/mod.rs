@@ -40,7 +40,9 @@ macro_rules! dispatch {
 /// What applying a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
-    Recorded { changes: usize },
+    Recorded {
+        changes: usize,
+    },
     /// The delivery key was seen before; nothing changed.
     Duplicate,
 }
@@ -96,8 +98,13 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
             // SQLite BUSY (5) / LOCKED (6) and their extended codes; Postgres connection
             // exceptions (08…), shutdown / cannot connect now (57P…), too many connections, no such
             // database.
-            let sqlite_busy = matches!(code.parse::<i32>(), Ok(c) if c & 0xff == 5 || c & 0xff == 6);
-            sqlite_busy || code.starts_with("08") || code.starts_with("57P") || code == "53300" || code == "3D000"
+            let sqlite_busy =
+                matches!(code.parse::<i32>(), Ok(c) if c & 0xff == 5 || c & 0xff == 6);
+            sqlite_busy
+                || code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code == "3D000"
         }
         _ => false,
     }
@@ -158,7 +165,12 @@ impl Store {
     }
 
     /// Commits of one ref in push order.
-    pub async fn ref_commits(&self, project: i64, kind: RefKind, name: &str) -> Result<Vec<RefCommitRecord>, StoreError> {
+    pub async fn ref_commits(
+        &self,
+        project: i64,
+        kind: RefKind,
+        name: &str,
+    ) -> Result<Vec<RefCommitRecord>, StoreError> {
         dispatch!(self.ref_commits(project, kind, name))
     }
 
@@ -167,15 +179,26 @@ impl Store {
     }
 
     /// Statuses one pipeline went through, oldest first.
-    pub async fn transitions(&self, project: i64, pipeline: i64) -> Result<Vec<PipelineTransition>, StoreError> {
+    pub async fn transitions(
+        &self,
+        project: i64,
+        pipeline: i64,
+    ) -> Result<Vec<PipelineTransition>, StoreError> {
         dispatch!(self.transitions(project, pipeline))
     }
 
-    pub async fn merge_requests(&self, project: i64) -> Result<Vec<MergeRequestRecord>, StoreError> {
+    pub async fn merge_requests(
+        &self,
+        project: i64,
+    ) -> Result<Vec<MergeRequestRecord>, StoreError> {
         dispatch!(self.merge_requests(project))
     }
 
-    pub async fn image_tags(&self, project: i64, filter: &TagFilter) -> Result<Vec<ImageTagRecord>, StoreError> {
+    pub async fn image_tags(
+        &self,
+        project: i64,
+        filter: &TagFilter,
+    ) -> Result<Vec<ImageTagRecord>, StoreError> {
         dispatch!(self.image_tags(project, filter))
     }
 

@@ -7,7 +7,8 @@ use super::model::*;
 use super::StoreError;
 
 fn parse<T: std::str::FromStr<Err = UnknownValue>>(s: &str) -> Result<T, StoreError> {
-    s.parse().map_err(|e: UnknownValue| StoreError::Corrupt(e.to_string()))
+    s.parse()
+        .map_err(|e: UnknownValue| StoreError::Corrupt(e.to_string()))
 }
 
 #[derive(sqlx::FromRow)]
@@ -21,7 +22,13 @@ pub(crate) struct ProjectRow {
 
 impl From<ProjectRow> for ProjectRecord {
     fn from(r: ProjectRow) -> Self {
-        ProjectRecord { id: r.id, path: r.path, default_branch: r.default_branch, first_seen: r.first_seen, last_event_at: r.last_event_at }
+        ProjectRecord {
+            id: r.id,
+            path: r.path,
+            default_branch: r.default_branch,
+            first_seen: r.first_seen,
+            last_event_at: r.last_event_at,
+        }
     }
 }
 
@@ -72,7 +79,14 @@ pub(crate) struct RefCommitRow {
 impl TryFrom<RefCommitRow> for RefCommitRecord {
     type Error = StoreError;
     fn try_from(r: RefCommitRow) -> Result<Self, StoreError> {
-        Ok(RefCommitRecord { project_id: r.project_id, ref_kind: parse(&r.ref_kind)?, ref_name: r.ref_name, sha: r.sha, seq: r.seq, seen_at: r.seen_at })
+        Ok(RefCommitRecord {
+            project_id: r.project_id,
+            ref_kind: parse(&r.ref_kind)?,
+            ref_name: r.ref_name,
+            sha: r.sha,
+            seq: r.seq,
+            seen_at: r.seen_at,
+        })
     }
 }
 
@@ -123,7 +137,12 @@ pub(crate) struct TransitionRow {
 impl TryFrom<TransitionRow> for PipelineTransition {
     type Error = StoreError;
     fn try_from(r: TransitionRow) -> Result<Self, StoreError> {
-        Ok(PipelineTransition { project_id: r.project_id, pipeline_id: r.pipeline_id, status: parse(&r.status)?, at: r.at })
+        Ok(PipelineTransition {
+            project_id: r.project_id,
+            pipeline_id: r.pipeline_id,
+            status: parse(&r.status)?,
+            at: r.at,
+        })
     }
 }
 

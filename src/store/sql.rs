@@ -1,10 +1,12 @@
 //! The SQL both backends run. Written once in the dialect SQLite and Postgres share (`$N`
 //! parameters, `ON CONFLICT … DO UPDATE`, `excluded`, `CASE` instead of GREATEST/MAX).
 
-pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO deliveries (key, project_id, event, received_at) \
+pub(crate) const INSERT_DELIVERY: &str =
+    "INSERT INTO deliveries (key, project_id, event, received_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING";
 
-pub(crate) const UPSERT_PROJECT: &str = "INSERT INTO projects (id, path, default_branch, first_seen, last_event_at) \
+pub(crate) const UPSERT_PROJECT: &str =
+    "INSERT INTO projects (id, path, default_branch, first_seen, last_event_at) \
      VALUES ($1, $2, $3, $4, $4) \
      ON CONFLICT (id) DO UPDATE SET path = excluded.path, \
        default_branch = COALESCE(excluded.default_branch, projects.default_branch), \
@@ -20,7 +22,8 @@ pub(crate) const PUSH_REF: &str = "INSERT INTO refs (project_id, kind, name, slu
        updated_at = excluded.updated_at";
 
 /// $1 project, $2 kind, $3 name, $4 slug, $5 at.
-pub(crate) const DELETE_REF: &str = "INSERT INTO refs (project_id, kind, name, slug, state, protected, last_sha, \
+pub(crate) const DELETE_REF: &str =
+    "INSERT INTO refs (project_id, kind, name, slug, state, protected, last_sha, \
        created_at, deleted_at, last_pipeline_at, updated_at) \
      VALUES ($1, $2, $3, $4, 'deleted', FALSE, NULL, NULL, $5, NULL, $5) \
      ON CONFLICT (project_id, kind, name) DO UPDATE SET state = 'deleted', \
@@ -37,14 +40,17 @@ pub(crate) const TOUCH_REF: &str = "INSERT INTO refs (project_id, kind, name, sl
        updated_at = excluded.updated_at";
 
 /// $1 project, $2 kind, $3 name, $4 sha, $5 at. `seq` continues the ref's sequence.
-pub(crate) const ADD_COMMIT: &str = "INSERT INTO ref_commits (project_id, ref_kind, ref_name, sha, seq, seen_at) \
+pub(crate) const ADD_COMMIT: &str =
+    "INSERT INTO ref_commits (project_id, ref_kind, ref_name, sha, seq, seen_at) \
      SELECT $1, $2, $3, $4, COALESCE(MAX(seq), 0) + 1, $5 FROM ref_commits \
        WHERE project_id = $1 AND ref_kind = $2 AND ref_name = $3 \
      ON CONFLICT (project_id, ref_kind, ref_name, sha) DO NOTHING";
 
-pub(crate) const PIPELINE_STATUS: &str = "SELECT status FROM pipelines WHERE project_id = $1 AND id = $2";
+pub(crate) const PIPELINE_STATUS: &str =
+    "SELECT status FROM pipelines WHERE project_id = $1 AND id = $2";
 
-pub(crate) const UPSERT_PIPELINE: &str = "INSERT INTO pipelines (project_id, id, iid, ref_name, tag, sha, source, \
+pub(crate) const UPSERT_PIPELINE: &str =
+    "INSERT INTO pipelines (project_id, id, iid, ref_name, tag, sha, source, \
        status, merge_request_iid, created_at, finished_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
      ON CONFLICT (project_id, id) DO UPDATE SET iid = COALESCE(excluded.iid, pipelines.iid), \
@@ -91,17 +97,22 @@ pub(crate) const SELECT_PROJECT_BY_ID: &str =
 pub(crate) const SELECT_PROJECT_BY_PATH: &str =
     "SELECT id, path, default_branch, first_seen, last_event_at FROM projects WHERE lower(path) = lower($1) \
      ORDER BY last_event_at DESC";
-pub(crate) const SELECT_REFS: &str = "SELECT project_id, kind, name, slug, state, protected, last_sha, created_at, \
+pub(crate) const SELECT_REFS: &str =
+    "SELECT project_id, kind, name, slug, state, protected, last_sha, created_at, \
      deleted_at, last_pipeline_at, updated_at FROM refs WHERE project_id = $1 ORDER BY kind, name";
-pub(crate) const SELECT_REF_COMMITS: &str = "SELECT project_id, ref_kind, ref_name, sha, seq, seen_at FROM ref_commits \
+pub(crate) const SELECT_REF_COMMITS: &str =
+    "SELECT project_id, ref_kind, ref_name, sha, seq, seen_at FROM ref_commits \
      WHERE project_id = $1 AND ref_kind = $2 AND ref_name = $3 ORDER BY seq";
 pub(crate) const SELECT_PIPELINES: &str = "SELECT project_id, id, iid, ref_name, tag, sha, source, status, \
      merge_request_iid, created_at, finished_at, updated_at FROM pipelines WHERE project_id = $1 ORDER BY id";
-pub(crate) const SELECT_TRANSITIONS: &str = "SELECT project_id, pipeline_id, status, at FROM pipeline_transitions \
+pub(crate) const SELECT_TRANSITIONS: &str =
+    "SELECT project_id, pipeline_id, status, at FROM pipeline_transitions \
      WHERE project_id = $1 AND pipeline_id = $2 ORDER BY at, id";
-pub(crate) const SELECT_MERGE_REQUESTS: &str = "SELECT project_id, iid, id, source_branch, target_branch, state, \
+pub(crate) const SELECT_MERGE_REQUESTS: &str =
+    "SELECT project_id, iid, id, source_branch, target_branch, state, \
      merged_at, closed_at, updated_at FROM merge_requests WHERE project_id = $1 ORDER BY iid";
-pub(crate) const SELECT_IMAGE_TAGS: &str = "SELECT project_id, repository, tag, kind, rule, ref_kind, ref_name, sha, \
+pub(crate) const SELECT_IMAGE_TAGS: &str =
+    "SELECT project_id, repository, tag, kind, rule, ref_kind, ref_name, sha, \
      pipeline_id, first_seen, last_seen, digest FROM image_tags \
      WHERE project_id = $1 AND ($2 IS NULL OR ref_name = $2) AND ($3 IS NULL OR kind = $3) \
      ORDER BY repository, tag, pipeline_id";

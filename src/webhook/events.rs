@@ -29,14 +29,23 @@ pub struct Envelope<'a> {
 }
 
 /// Translates a parsed body. `Err` is a client error naming the bad field (HTTP 400).
-pub fn translate(env: Envelope<'_>, body: Value, project: &ProjectConfig) -> Result<Outcome, String> {
+pub fn translate(
+    env: Envelope<'_>,
+    body: Value,
+    project: &ProjectConfig,
+) -> Result<Outcome, String> {
     let now = env.received_at;
     let (project_info, changes) = match env.object_kind {
         "push" | "tag_push" => {
             let event: PushEvent = payload::parse(body)?;
             match push_changes(&event, now) {
                 Some(changes) => (event.project, changes),
-                None => return Ok(Outcome::Ignore(format!("ref {} is not a branch or tag", event.git_ref))),
+                None => {
+                    return Ok(Outcome::Ignore(format!(
+                        "ref {} is not a branch or tag",
+                        event.git_ref
+                    )))
+                }
             }
         }
         "merge_request" => {
@@ -51,7 +60,11 @@ pub fn translate(env: Envelope<'_>, body: Value, project: &ProjectConfig) -> Res
             let changes = pipeline_changes(&event, project, env.registry, now);
             (event.project, changes)
         }
-        other => return Ok(Outcome::Ignore(format!("event {other:?} is not used by registry-gc"))),
+        other => {
+            return Ok(Outcome::Ignore(format!(
+                "event {other:?} is not used by registry-gc"
+            )))
+        }
     };
     Ok(Outcome::Record(Batch {
         delivery_key: env.delivery_key,
@@ -76,20 +89,39 @@ fn push_changes(event: &PushEvent, now: DateTime<Utc>) -> Option<Vec<Change>> {
         return None;
     };
     if is_blank_sha(&event.after) {
-        return Some(vec![Change::RefDeleted { kind, name, at: now }]);
+        return Some(vec![Change::RefDeleted {
+            kind,
+            name,
+            at: now,
+        }]);
     }
     // For tags `after` is the tag object; `checkout_sha` is the commit it points at.
     let sha = match kind {
-        RefKind::Tag => event.checkout_sha.clone().unwrap_or_else(|| event.after.clone()),
+        RefKind::Tag => event
+            .checkout_sha
+            .clone()
+            .unwrap_or_else(|| event.after.clone()),
         RefKind::Branch => event.after.clone(),
     };
     let mut changes = Vec::with_capacity(2);
     let shas: Vec<String> = event.commits.iter().map(|c| c.id.clone()).collect();
     if !shas.is_empty() {
-        changes.push(Change::Commits { kind, name: name.clone(), shas, at: now });
+        changes.push(Change::Commits {
+            kind,
+            name: name.clone(),
+            shas,
+            at: now,
+        });
     }
     let created = is_blank_sha(&event.before);
-    changes.push(Change::RefPushed { kind, name, sha, created, protected: event.ref_protected, at: now });
+    changes.push(Change::RefPushed {
+        kind,
+        name,
+        sha,
+        created,
+        protected: event.ref_protected,
+        at: now,
+    });
     Some(changes)
 }
 
@@ -97,10 +129,16 @@ fn push_changes(event: &PushEvent, now: DateTime<Utc>) -> Option<Vec<Change>> {
 /// a branch of this project.
 fn merge_request_change(event: &MergeRequestEvent, now: DateTime<Utc>) -> Result<Change, String> {
     let mr = &event.object_attributes;
-    if mr.source_project_id.is_some_and(|id| id != event.project.id) {
+    if mr
+        .source_project_id
+        .is_some_and(|id| id != event.project.id)
+    {
         return Err(format!("merge request !{} comes from a fork", mr.iid));
     }
-    let state: MrState = mr.state.parse().map_err(|e| format!("merge request !{}: {e}", mr.iid))?;
+    let state: MrState = mr
+        .state
+        .parse()
+        .map_err(|e| format!("merge request !{}: {e}", mr.iid))?;
     let when = mr.updated_at.unwrap_or(now);
     Ok(Change::MergeRequest {
         record: MergeRequestRecord {
@@ -118,7 +156,12 @@ fn merge_request_change(event: &MergeRequestEvent, now: DateTime<Utc>) -> Result
     })
 }
 
-fn pipeline_changes(event: &PipelineEvent, project: &ProjectConfig, registry: &str, now: DateTime<Utc>) -> Vec<Change> {
+fn pipeline_changes(
+    event: &PipelineEvent,
+    project: &ProjectConfig,
+    registry: &str,
+    now: DateTime<Utc>,
+) -> Vec<Change> {
     let p = &event.object_attributes;
     let status = p.status.parse().unwrap_or_else(|_| {
         tracing::warn!(pipeline = p.id, status = %p.status, "unknown pipeline status, treated as not finished");
@@ -130,7 +173,11 @@ fn pipeline_changes(event: &PipelineEvent, project: &ProjectConfig, registry: &s
         .filter(|mr| mr.source_project_id.is_none_or(|id| id == event.project.id));
     let mut changes = Vec::new();
     if let Some(mr) = same_project_mr {
-        let state = mr.state.as_deref().and_then(|s| s.parse().ok()).unwrap_or(MrState::Opened);
+        let state = mr
+            .state
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(MrState::Opened);
         changes.push(Change::MergeRequest {
             record: MergeRequestRecord {
                 project_id: event.project.id,
@@ -160,12 +207,21 @@ fn pipeline_changes(event: &PipelineEvent, project: &ProjectConfig, registry: &s
         finished_at: p.finished_at,
         updated_at: now,
     }));
-    changes.extend(expected_tags(event, project, registry, now).into_iter().map(Change::ImageTag));
+    changes.extend(
+        expected_tags(event, project, registry, now)
+            .into_iter()
+            .map(Change::ImageTag),
+    );
     changes
 }
 
 /// The image tags this pipeline is expected to push, one per applicable image rule.
-pub fn expected_tags(event: &PipelineEvent, project: &ProjectConfig, registry: &str, now: DateTime<Utc>) -> Vec<ImageTagRecord> {
+pub fn expected_tags(
+    event: &PipelineEvent,
+    project: &ProjectConfig,
+    registry: &str,
+    now: DateTime<Utc>,
+) -> Vec<ImageTagRecord> {
     let p = &event.object_attributes;
     let default_branch = event.project.default_branch.as_deref();
     let slug = slugify(&p.git_ref);
@@ -182,7 +238,11 @@ pub fn expected_tags(event: &PipelineEvent, project: &ProjectConfig, registry: &
         registry,
     };
     let mut tags = Vec::new();
-    for rule in project.images.iter().filter(|r| r.applies_to(&p.git_ref, default_branch)) {
+    for rule in project
+        .images
+        .iter()
+        .filter(|r| r.applies_to(&p.git_ref, default_branch))
+    {
         match rule.image.expand(&vars) {
             Ok(image) => tags.push(ImageTagRecord {
                 project_id: event.project.id,
@@ -201,7 +261,9 @@ pub fn expected_tags(event: &PipelineEvent, project: &ProjectConfig, registry: &
             Err(ExpandError::Unset(var)) => {
                 tracing::debug!(rule = %rule.name, var, "rule does not apply to this pipeline");
             }
-            Err(e) => tracing::warn!(rule = %rule.name, pipeline = p.id, error = %e, "image rule produced no valid tag"),
+            Err(e) => {
+                tracing::warn!(rule = %rule.name, pipeline = p.id, error = %e, "image rule produced no valid tag")
+            }
         }
     }
     tags

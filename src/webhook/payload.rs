@@ -118,8 +118,15 @@ pub fn parse<T: for<'de> Deserialize<'de>>(value: serde_json::Value) -> Result<T
         let inner = e.inner().to_string();
         let mut path = e.path().to_string();
         // serde names a missing field in the message, at the path of its parent: join them.
-        if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
-            path = if path == "." { field.to_owned() } else { format!("{path}.{field}") };
+        if let Some(field) = inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            path = if path == "." {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
             return format!("{path}: required field is missing");
         }
         if path == "." {

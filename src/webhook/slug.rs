@@ -6,7 +6,13 @@ pub fn slugify(name: &str) -> String {
     let mut slug: String = name
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(63)
         .collect();
     let end = slug.trim_end_matches('-').len();

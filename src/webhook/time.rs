@@ -14,16 +14,23 @@ pub fn parse_gitlab_time(text: &str) -> Option<DateTime<Utc>> {
             return Some(t.and_utc());
         }
     }
-    ["%Y-%m-%d %H:%M:%S%.f %z", "%Y-%m-%d %H:%M:%S%.f %:z", "%Y-%m-%dT%H:%M:%S%.f%z"]
-        .iter()
-        .find_map(|fmt| DateTime::parse_from_str(text, fmt).ok())
-        .map(|t| t.with_timezone(&Utc))
+    [
+        "%Y-%m-%d %H:%M:%S%.f %z",
+        "%Y-%m-%d %H:%M:%S%.f %:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ]
+    .iter()
+    .find_map(|fmt| DateTime::parse_from_str(text, fmt).ok())
+    .map(|t| t.with_timezone(&Utc))
 }
 
 /// Deserializes an optional GitLab timestamp leniently: missing, null or unparsable → `None`.
 pub fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     let value: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
-    Ok(value.as_ref().and_then(serde_json::Value::as_str).and_then(parse_gitlab_time))
+    Ok(value
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(parse_gitlab_time))
 }
 
 #[cfg(test)]
@@ -33,7 +40,11 @@ mod tests {
     #[test]
     fn all_four_formats() {
         let expect = |s: &str, rfc: &str| {
-            assert_eq!(parse_gitlab_time(s).map(|t| t.to_rfc3339()), Some(rfc.to_owned()), "{s}");
+            assert_eq!(
+                parse_gitlab_time(s).map(|t| t.to_rfc3339()),
+                Some(rfc.to_owned()),
+                "{s}"
+            );
         };
         expect("2016-08-12 15:23:28 UTC", "2016-08-12T15:23:28+00:00");
         expect("2026-07-28 15:09:25 -0700", "2026-07-28T22:09:25+00:00");
