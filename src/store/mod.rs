@@ -97,14 +97,13 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
             let code = db.code().unwrap_or_default();
             // SQLite BUSY (5) / LOCKED (6) and their extended codes; Postgres connection
             // exceptions (08…), shutdown / cannot connect now (57P…), too many connections, no such
-            // database.
+            // database, database not accepting connections (55000 when connecting).
             let sqlite_busy =
                 matches!(code.parse::<i32>(), Ok(c) if c & 0xff == 5 || c & 0xff == 6);
             sqlite_busy
                 || code.starts_with("08")
                 || code.starts_with("57P")
-                || code == "53300"
-                || code == "3D000"
+                || ["53300", "3D000", "55000"].contains(&code.as_ref())
         }
         _ => false,
     }

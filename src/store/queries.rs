@@ -134,6 +134,7 @@ macro_rules! backend_queries {
                         .bind(&t.ref_name)
                         .bind(&t.sha)
                         .bind(t.first_seen)
+                        .bind(t.last_seen)
                         .execute(&mut **tx)
                         .await?;
                     Ok(())

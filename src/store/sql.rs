@@ -87,7 +87,7 @@ pub(crate) fn insert_merge_request() -> String {
 
 pub(crate) const UPSERT_IMAGE_TAG: &str = "INSERT INTO image_tags (project_id, repository, tag, pipeline_id, kind, \
        rule, ref_kind, ref_name, sha, first_seen, last_seen, digest) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, NULL) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL) \
      ON CONFLICT (project_id, repository, tag, pipeline_id) DO UPDATE SET last_seen = excluded.last_seen";
 
 pub(crate) const SELECT_PROJECTS: &str =

@@ -1,4 +1,8 @@
 //! Integration tests, one binary: real SQLite, real Postgres, real docker-registry.
 
+mod bad_input;
+mod daemon;
 mod registry;
+mod store;
 mod support;
+mod webhooks;

@@ -1,0 +1,117 @@
+//! Store behaviour that webhooks alone do not show: ordering, out-of-order merge request events,
+//! re-created refs, migrations that can run twice. On SQLite and on Postgres.
+
+use chrono::{DateTime, Duration, Utc};
+use registry_gc::store::change::{Batch, Change, ProjectUpsert};
+use registry_gc::store::model::*;
+use registry_gc::store::{Applied, Store};
+
+use crate::support::db::{both_backends, TestDb};
+
+async fn open(db: &TestDb) -> Store {
+    let store = Store::connect(&db.config).await.unwrap();
+    store.migrate().await.unwrap();
+    store.migrate().await.expect("migrating twice is a no-op");
+    store
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    "2026-11-20T10:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(minutes)
+}
+
+fn batch(key: &str, minutes: i64, changes: Vec<Change>) -> Batch {
+    Batch {
+        delivery_key: key.into(),
+        event: "test".into(),
+        received_at: at(minutes),
+        project: ProjectUpsert {
+            id: 7,
+            path: "Group/Thing".into(),
+            default_branch: Some("main".into()),
+        },
+        changes,
+    }
+}
+
+fn mr(state: MrState, updated: i64) -> Change {
+    Change::MergeRequest {
+        record: MergeRequestRecord {
+            project_id: 7,
+            iid: 3,
+            id: Some(33),
+            source_branch: "topic".into(),
+            target_branch: "main".into(),
+            state,
+            merged_at: (state == MrState::Merged).then(|| at(updated)),
+            closed_at: (state == MrState::Closed).then(|| at(updated)),
+            updated_at: Some(at(updated)),
+        },
+        authoritative: true,
+    }
+}
+
+both_backends! {
+    async fn merge_request_events_out_of_order(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = open(&db).await;
+        store.apply(&batch("a", 0, vec![mr(MrState::Opened, 0)])).await.unwrap();
+        store.apply(&batch("b", 1, vec![mr(MrState::Merged, 30)])).await.unwrap();
+        // The "opened" event of minute 10 arrives late: it must not undo the merge.
+        store.apply(&batch("c", 2, vec![mr(MrState::Opened, 10)])).await.unwrap();
+        let mrs = store.merge_requests(7).await.unwrap();
+        assert_eq!(mrs[0].state, MrState::Merged);
+        assert_eq!(mrs[0].merged_at, Some(at(30)));
+        // Closed then reopened: closed_at is cleared.
+        store.apply(&batch("d", 3, vec![mr(MrState::Closed, 40)])).await.unwrap();
+        store.apply(&batch("e", 4, vec![mr(MrState::Opened, 50)])).await.unwrap();
+        let mrs = store.merge_requests(7).await.unwrap();
+        assert_eq!((mrs[0].state, mrs[0].closed_at, mrs[0].merged_at), (MrState::Opened, None, None));
+        assert_eq!(store.project_by_path("group/thing").await.unwrap().unwrap().id, 7, "path lookup ignores case");
+    }
+
+    async fn refs_deleted_and_recreated(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = open(&db).await;
+        let push = |sha: &str, created: bool, minutes: i64| Change::RefPushed {
+            kind: RefKind::Branch, name: "topic".into(), sha: sha.into(), created, protected: None, at: at(minutes),
+        };
+        store.apply(&batch("1", 0, vec![push("aaa", true, 0)])).await.unwrap();
+        store.apply(&batch("2", 5, vec![Change::RefDeleted { kind: RefKind::Branch, name: "topic".into(), at: at(5) }])).await.unwrap();
+        let refs = store.refs(7).await.unwrap();
+        assert_eq!((refs[0].state, refs[0].deleted_at), (RefState::Deleted, Some(at(5))));
+        store.apply(&batch("3", 9, vec![push("bbb", true, 9)])).await.unwrap();
+        let refs = store.refs(7).await.unwrap();
+        assert_eq!(refs[0].state, RefState::Live);
+        assert_eq!((refs[0].created_at, refs[0].deleted_at), (Some(at(9)), None));
+        assert_eq!(refs[0].last_sha.as_deref(), Some("bbb"));
+        let commits: Vec<_> = store.ref_commits(7, RefKind::Branch, "topic").await.unwrap().into_iter().map(|c| (c.sha, c.seq)).collect();
+        assert_eq!(commits, vec![("aaa".to_owned(), 1), ("bbb".to_owned(), 2)]);
+        assert_eq!(store.apply(&batch("3", 9, vec![push("ccc", false, 10)])).await.unwrap(), Applied::Duplicate);
+        assert_eq!(store.refs(7).await.unwrap()[0].last_sha.as_deref(), Some("bbb"), "a duplicate changes nothing");
+    }
+
+    async fn project_state_collects_everything(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = open(&db).await;
+        let pipeline = PipelineRecord {
+            project_id: 7, id: 900, iid: Some(9), ref_name: "topic".into(), tag: false, sha: "abc".into(),
+            source: Some("push".into()), status: PipelineStatus::Success, merge_request_iid: None,
+            created_at: Some(at(0)), finished_at: Some(at(4)), updated_at: at(5),
+        };
+        let tag = ImageTagRecord {
+            project_id: 7, repository: "group/thing-ci".into(), tag: "abc".into(), kind: TagKind::CiCommit,
+            rule: "ci".into(), ref_kind: RefKind::Branch, ref_name: "topic".into(), sha: "abc".into(),
+            pipeline_id: 900, first_seen: at(5), last_seen: at(5), digest: None,
+        };
+        store.apply(&batch("p", 5, vec![Change::Pipeline(pipeline.clone()), Change::ImageTag(tag.clone())])).await.unwrap();
+        let mut later = tag.clone();
+        later.last_seen = at(8);
+        store.apply(&batch("q", 8, vec![Change::ImageTag(later)])).await.unwrap();
+        let state = store.project_state(7).await.unwrap();
+        assert_eq!(state.pipelines, vec![pipeline]);
+        assert_eq!(state.image_tags.len(), 1);
+        assert_eq!((state.image_tags[0].first_seen, state.image_tags[0].last_seen), (at(5), at(8)));
+        assert_eq!(state.refs[0].last_pipeline_at, Some(at(0)));
+        assert_eq!(state.project.unwrap().default_branch.as_deref(), Some("main"));
+    }
+}

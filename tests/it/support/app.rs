@@ -1,0 +1,152 @@
+//! The daemon's HTTP server on a loopback port 0 over a fresh database, driven with reqwest like
+//! GitLab would. Stopped when the handle drops.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use registry_gc::config::Config;
+use registry_gc::http::{router, AppState};
+use registry_gc::metrics::Metrics;
+use registry_gc::store::Store;
+use serde_json::Value;
+
+use super::db::{Backend, TestDb};
+
+/// Token the test project accepts.
+pub const TOKEN: &str = "s3cret-webhook-token";
+/// Admin token of the read API.
+pub const ADMIN: &str = "admin-token-for-tests";
+
+/// Project `group/app` (id 42) with the four image rules of the product description.
+pub const PROJECT_TOML: &str = r#"
+[server]
+body_limit_bytes = 65536
+admin_token = "admin-token-for-tests"
+
+[[projects]]
+path = "group/app"
+id = 42
+webhook_tokens = ["old-token-being-rotated", "s3cret-webhook-token"]
+registry = "registry.example.com"
+
+[[projects.images]]
+name = "ci-commit"
+kind = "ci-commit"
+image = "$CI_REGISTRY_IMAGE/app-ci:$CI_COMMIT_SHA"
+
+[[projects.images]]
+name = "ci-branch"
+kind = "ci-branch"
+image = "$CI_REGISTRY_IMAGE/app-ci:$CI_COMMIT_REF_SLUG"
+
+[[projects.images]]
+name = "prod-commit"
+kind = "prod-commit"
+image = "registry.example.com/group/app:prod-$CI_COMMIT_SHA"
+refs = ["^$CI_DEFAULT_BRANCH$"]
+
+[[projects.images]]
+name = "prod"
+kind = "prod-current"
+image = "registry.example.com/group/app:prod"
+refs = ["^$CI_DEFAULT_BRANCH$"]
+"#;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Starts the server with `PROJECT_TOML` on a fresh database of `backend`.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, PROJECT_TOML).await
+    }
+
+    pub async fn spawn_with(backend: Backend, toml: &str) -> TestApp {
+        super::init_test_log();
+        let db = TestDb::new(backend).await;
+        let mut config = Config::from_toml(toml).expect("test config is valid");
+        config.database = db.config.clone();
+        let store = Store::connect(&config.database).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let state = AppState {
+            config: Arc::new(config),
+            store: store.clone(),
+            metrics: Metrics::new(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        TestApp {
+            addr,
+            http: reqwest::Client::new(),
+            store,
+            db,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts a webhook as GitLab does: JSON body, `X-Gitlab-Event`, token, optional idempotency key.
+    pub async fn deliver(
+        &self,
+        event_header: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(self.url("/webhooks/gitlab"))
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "GitLab/17.4.0")
+            .header("X-Gitlab-Event", event_header)
+            .header("X-Gitlab-Token", TOKEN)
+            .header("X-Gitlab-Instance", "https://gitlab.example.com")
+            .header("X-Gitlab-Event-UUID", uuid::Uuid::new_v4().to_string())
+            .header("X-Gitlab-Webhook-UUID", uuid::Uuid::new_v4().to_string())
+            .body(body.to_string());
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GET on the admin API with the admin token.
+    pub async fn api(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
