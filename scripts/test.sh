@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a Debian machine, installing what it needs first (idempotent):
+# docker-registry (distribution 2.8), skopeo, apache2-utils (bcrypt htpasswd) and a Postgres that
+# answers on 127.0.0.1:5432 with trust auth for local test databases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+fresh_postgres=no
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  missing+=(postgresql)
+  fresh_postgres=yes
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
+if ! pg_up; then
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  if [ "$fresh_postgres" = yes ]; then
+    # A Postgres we just installed: let local test connections in without a password.
+    hba="/etc/postgresql/$version/main/pg_hba.conf"
+    $SUDO sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  echo "test.sh: starting Postgres $version"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 60); do pg_up && break; sleep 0.5; done
+fi
+if ! pg_up; then
+  echo "test.sh: Postgres does not answer on 127.0.0.1:5432; the store tests need it" >&2
+  exit 1
+fi
+
+cargo test --locked "$@"
