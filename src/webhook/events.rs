@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::payload::{self, is_blank_sha, MergeRequestEvent, PipelineEvent, PushEvent};
+use super::payload::{
+    self, is_blank_sha, MergeRequestAttributes, MergeRequestEvent, PipelineEvent, PushEvent,
+};
 use super::slug::slugify;
 use crate::config::template::{ExpandError, Vars};
 use crate::config::ProjectConfig;
@@ -129,31 +131,41 @@ fn push_changes(event: &PushEvent, now: DateTime<Utc>) -> Option<Vec<Change>> {
 /// a branch of this project.
 fn merge_request_change(event: &MergeRequestEvent, now: DateTime<Utc>) -> Result<Change, String> {
     let mr = &event.object_attributes;
-    if mr
-        .source_project_id
-        .is_some_and(|id| id != event.project.id)
-    {
+    if mr.is_from_fork(event.project.id) {
         return Err(format!("merge request !{} comes from a fork", mr.iid));
     }
-    let state: MrState = mr
+    let state = mr
         .state
+        .as_deref()
+        .ok_or("object_attributes.state: required field is missing")?;
+    let state: MrState = state
         .parse()
         .map_err(|e| format!("merge request !{}: {e}", mr.iid))?;
     let when = mr.updated_at.unwrap_or(now);
     Ok(Change::MergeRequest {
-        record: MergeRequestRecord {
-            project_id: event.project.id,
-            iid: mr.iid,
-            id: mr.id,
-            source_branch: mr.source_branch.clone(),
-            target_branch: mr.target_branch.clone(),
-            state,
-            merged_at: (state == MrState::Merged).then_some(when),
-            closed_at: (state == MrState::Closed).then_some(when),
-            updated_at: mr.updated_at,
-        },
+        record: mr_record(event.project.id, mr, state, Some(when)),
         authoritative: true,
     })
+}
+
+/// The record of a merge request; `when` (the event's time) dates a merge or close.
+fn mr_record(
+    project_id: i64,
+    mr: &MergeRequestAttributes,
+    state: MrState,
+    when: Option<DateTime<Utc>>,
+) -> MergeRequestRecord {
+    MergeRequestRecord {
+        project_id,
+        iid: mr.iid,
+        id: mr.id,
+        source_branch: mr.source_branch.clone(),
+        target_branch: mr.target_branch.clone(),
+        state,
+        merged_at: when.filter(|_| state == MrState::Merged),
+        closed_at: when.filter(|_| state == MrState::Closed),
+        updated_at: mr.updated_at,
+    }
 }
 
 fn pipeline_changes(
@@ -167,29 +179,19 @@ fn pipeline_changes(
         tracing::warn!(pipeline = p.id, status = %p.status, "unknown pipeline status, treated as not finished");
         PipelineStatus::Created
     });
-    let same_project_mr = event
+    let mut changes = Vec::new();
+    let own_mr = event
         .merge_request
         .as_ref()
-        .filter(|mr| mr.source_project_id.is_none_or(|id| id == event.project.id));
-    let mut changes = Vec::new();
-    if let Some(mr) = same_project_mr {
+        .filter(|mr| !mr.is_from_fork(event.project.id));
+    if let Some(mr) = own_mr {
         let state = mr
             .state
             .as_deref()
             .and_then(|s| s.parse().ok())
             .unwrap_or(MrState::Opened);
         changes.push(Change::MergeRequest {
-            record: MergeRequestRecord {
-                project_id: event.project.id,
-                iid: mr.iid,
-                id: mr.id,
-                source_branch: mr.source_branch.clone(),
-                target_branch: mr.target_branch.clone(),
-                state,
-                merged_at: None,
-                closed_at: None,
-                updated_at: None,
-            },
+            record: mr_record(event.project.id, mr, state, None),
             authoritative: false,
         });
     }

@@ -45,6 +45,8 @@ pub struct MergeRequestEvent {
     pub object_attributes: MergeRequestAttributes,
 }
 
+/// A merge request as the merge request hook's `object_attributes`, or the `merge_request` object
+/// of a merge request pipeline (which has fewer fields: the optional ones are absent there).
 #[derive(Debug, Clone, Deserialize)]
 pub struct MergeRequestAttributes {
     #[serde(default)]
@@ -56,11 +58,19 @@ pub struct MergeRequestAttributes {
     pub source_project_id: Option<i64>,
     #[serde(default)]
     pub target_project_id: Option<i64>,
-    pub state: String,
+    #[serde(default)]
+    pub state: Option<String>,
     #[serde(default)]
     pub action: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl MergeRequestAttributes {
+    /// A merge request whose source branch lives in another project (a fork).
+    pub fn is_from_fork(&self, project_id: i64) -> bool {
+        self.source_project_id.is_some_and(|id| id != project_id)
+    }
 }
 
 /// Pipeline Hook.
@@ -69,7 +79,7 @@ pub struct PipelineEvent {
     pub project: Project,
     pub object_attributes: PipelineAttributes,
     #[serde(default)]
-    pub merge_request: Option<PipelineMergeRequest>,
+    pub merge_request: Option<MergeRequestAttributes>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,22 +99,6 @@ pub struct PipelineAttributes {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient")]
     pub finished_at: Option<DateTime<Utc>>,
-}
-
-/// The merge request a merge-request pipeline belongs to.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PipelineMergeRequest {
-    #[serde(default)]
-    pub id: Option<i64>,
-    pub iid: i64,
-    pub source_branch: String,
-    pub target_branch: String,
-    #[serde(default)]
-    pub source_project_id: Option<i64>,
-    #[serde(default)]
-    pub target_project_id: Option<i64>,
-    #[serde(default)]
-    pub state: Option<String>,
 }
 
 /// True when a SHA is GitLab's "no commit" value: all zeros, 40 (SHA-1) or 64 (SHA-256) long.
