@@ -2,6 +2,7 @@
 //! from the URL scheme. Every write is one transaction per delivery; nothing here decides policy.
 
 pub mod change;
+mod journal;
 pub mod model;
 mod postgres;
 mod queries;
@@ -37,6 +38,27 @@ macro_rules! dispatch {
     };
 }
 
+/// Holds the GC lock until released or dropped (dropping closes the connection, which ends the
+/// Postgres session and with it the advisory lock).
+pub struct GcLock(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl GcLock {
+    /// Releases the lock and returns the connection to the pool.
+    pub async fn release(mut self) {
+        if let Some(conn) = self.0.take() {
+            postgres::release_gc_lock(conn).await;
+        }
+    }
+}
+
+impl Drop for GcLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
 /// What applying a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -52,6 +74,43 @@ pub enum Applied {
 pub struct TagFilter {
     pub ref_name: Option<String>,
     pub kind: Option<TagKind>,
+}
+
+/// A journal entry's next state, with what the step observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalUpdate {
+    pub state: JournalState,
+    pub dummy_digest: Option<String>,
+    pub observed_digest: Option<String>,
+    pub detail: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl JournalUpdate {
+    pub fn new(state: JournalState, at: chrono::DateTime<chrono::Utc>) -> Self {
+        JournalUpdate {
+            state,
+            dummy_digest: None,
+            observed_digest: None,
+            detail: None,
+            at,
+        }
+    }
+
+    pub fn dummy(mut self, digest: &str) -> Self {
+        self.dummy_digest = Some(digest.to_owned());
+        self
+    }
+
+    pub fn observed(mut self, digest: &str) -> Self {
+        self.observed_digest = Some(digest.to_owned());
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
 }
 
 /// A store failure. `Unavailable` means the database cannot be reached right now (callers answer
@@ -210,6 +269,83 @@ impl Store {
             merge_requests: self.merge_requests(project).await?,
             image_tags: self.image_tags(project, &TagFilter::default()).await?,
         })
+    }
+
+    /// Starts a garbage-collection run record (`running`); returns its id.
+    pub async fn create_run(
+        &self,
+        trigger: &str,
+        dry_run: bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self.create_run(trigger, dry_run, at))
+    }
+
+    pub async fn finish_run(
+        &self,
+        id: i64,
+        status: RunStatus,
+        at: chrono::DateTime<chrono::Utc>,
+        summary: &serde_json::Value,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.finish_run(id, status, at, summary, error))
+    }
+
+    /// Marks runs left `running` by a dead process as `interrupted`. Only call while holding the GC
+    /// lock. Returns how many there were.
+    pub async fn interrupt_runs(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.interrupt_runs(at))
+    }
+
+    /// The newest runs first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+        dispatch!(self.runs(limit))
+    }
+
+    pub async fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
+        dispatch!(self.run(id))
+    }
+
+    /// Records planned actions (one transaction); returns them with ids.
+    pub async fn journal_insert(
+        &self,
+        entries: &[JournalEntry],
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        dispatch!(self.journal_insert(entries))
+    }
+
+    /// Moves entries to a new state (one transaction).
+    pub async fn journal_update(
+        &self,
+        ids: &[i64],
+        update: &JournalUpdate,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.journal_update(ids, update))
+    }
+
+    pub async fn journal_of_run(&self, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
+        dispatch!(self.journal_of_run(run))
+    }
+
+    /// Entries a crashed run left `planned` or `repointed`.
+    pub async fn open_journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        dispatch!(self.open_journal())
+    }
+
+    /// Takes the cluster-wide GC lock: a Postgres advisory lock held on one connection for the run
+    /// (several replicas may share Postgres). SQLite has one writer process: the in-process lock of
+    /// the GC runner is the lock, so this always succeeds there. `None`: another replica holds it.
+    pub async fn try_gc_lock(&self) -> Result<Option<GcLock>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Some(GcLock(None))),
+            Backend::Postgres(pool) => {
+                Ok(postgres::try_gc_lock(pool).await?.map(|c| GcLock(Some(c))))
+            }
+        }
     }
 
     /// Closes every connection (shutdown).

@@ -221,6 +221,80 @@ pub struct ProjectState {
     pub image_tags: Vec<ImageTagRecord>,
 }
 
+string_enum!(
+    /// How a garbage-collection run ended (or that it is still going).
+    RunStatus {
+        Running => "running",
+        Finished => "finished",
+        Failed => "failed",
+        Refused => "refused",
+        Interrupted => "interrupted",
+    }
+);
+
+string_enum!(
+    /// The registry operation a journal entry stands for.
+    JournalAction { Untag => "untag", DeleteImage => "delete-image" }
+);
+
+string_enum!(
+    /// Where a journal entry is. `Planned` and `Repointed` are open: a crash leaves them for the
+    /// next run to finish.
+    JournalState {
+        Planned => "planned",
+        Repointed => "repointed",
+        Done => "done",
+        Skipped => "skipped",
+        Failed => "failed",
+        DryRun => "dry-run",
+    }
+);
+
+impl JournalState {
+    /// Still needs work after a crash.
+    pub fn is_open(self) -> bool {
+        matches!(self, JournalState::Planned | JournalState::Repointed)
+    }
+}
+
+/// One garbage-collection run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: i64,
+    /// `schedule`, `api` or `cli`.
+    pub trigger: String,
+    pub dry_run: bool,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Counts per rule and outcome, bytes, duration, errors (JSON).
+    pub summary: serde_json::Value,
+    pub error: Option<String>,
+}
+
+/// One tag's registry action, recorded before it is taken and updated after every step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Assigned by the store; 0 before insertion.
+    pub id: i64,
+    pub run_id: i64,
+    pub project_id: i64,
+    pub repository: String,
+    pub tag: String,
+    pub action: JournalAction,
+    /// Machine code of the rule that fired.
+    pub rule: String,
+    /// Human-readable reason.
+    pub reason: String,
+    /// The digest the plan saw; every destructive step re-checks it.
+    pub planned_digest: String,
+    pub dummy_digest: Option<String>,
+    pub observed_digest: Option<String>,
+    pub state: JournalState,
+    pub detail: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

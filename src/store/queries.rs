@@ -11,7 +11,7 @@ macro_rules! backend_queries {
         use $crate::store::model::*;
         use $crate::store::rows::*;
         use $crate::store::sql;
-        use $crate::store::{Applied, StoreError, TagFilter};
+        use $crate::store::{Applied, JournalUpdate, StoreError, TagFilter};
         use $crate::webhook::slug::slugify;
 
         type Tx<'c> = sqlx::Transaction<'c, $db>;
@@ -322,6 +322,8 @@ macro_rules! backend_queries {
                 .await?;
             convert(rows)
         }
+
+        $crate::store::journal::journal_queries!($db);
 
         pub(crate) async fn ping(pool: &Pool<$db>) -> Result<(), StoreError> {
             sqlx::query("SELECT 1").execute(pool).await?;

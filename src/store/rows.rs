@@ -211,3 +211,72 @@ impl TryFrom<ImageTagRow> for ImageTagRecord {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunRow {
+    id: i64,
+    trigger: String,
+    dry_run: bool,
+    status: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    summary: String,
+    error: Option<String>,
+}
+
+impl TryFrom<RunRow> for RunRecord {
+    type Error = StoreError;
+    fn try_from(r: RunRow) -> Result<Self, StoreError> {
+        Ok(RunRecord {
+            id: r.id,
+            trigger: r.trigger,
+            dry_run: r.dry_run,
+            status: parse(&r.status)?,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            summary: serde_json::from_str(&r.summary)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            error: r.error,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JournalRow {
+    id: i64,
+    run_id: i64,
+    project_id: i64,
+    repository: String,
+    tag: String,
+    action: String,
+    rule: String,
+    reason: String,
+    planned_digest: String,
+    dummy_digest: Option<String>,
+    observed_digest: Option<String>,
+    state: String,
+    detail: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<JournalRow> for JournalEntry {
+    type Error = StoreError;
+    fn try_from(r: JournalRow) -> Result<Self, StoreError> {
+        Ok(JournalEntry {
+            id: r.id,
+            run_id: r.run_id,
+            project_id: r.project_id,
+            repository: r.repository,
+            tag: r.tag,
+            action: parse(&r.action)?,
+            rule: r.rule,
+            reason: r.reason,
+            planned_digest: r.planned_digest,
+            dummy_digest: r.dummy_digest,
+            observed_digest: r.observed_digest,
+            state: parse(&r.state)?,
+            detail: r.detail,
+            updated_at: r.updated_at,
+        })
+    }
+}

@@ -116,3 +116,40 @@ pub(crate) const SELECT_IMAGE_TAGS: &str =
      pipeline_id, first_seen, last_seen, digest FROM image_tags \
      WHERE project_id = $1 AND ($2 IS NULL OR ref_name = $2) AND ($3 IS NULL OR kind = $3) \
      ORDER BY repository, tag, pipeline_id";
+
+pub(crate) const INSERT_RUN: &str =
+    "INSERT INTO gc_runs (trigger, dry_run, status, started_at, summary) \
+     VALUES ($1, $2, 'running', $3, '{}') RETURNING id";
+pub(crate) const FINISH_RUN: &str =
+    "UPDATE gc_runs SET status = $2, finished_at = $3, summary = $4, error = $5 \
+     WHERE id = $1";
+/// Runs left `running` by a process that died: called by the one process that holds the GC lock.
+pub(crate) const INTERRUPT_RUNS: &str =
+    "UPDATE gc_runs SET status = 'interrupted', finished_at = $1 \
+     WHERE status = 'running'";
+const RUN_COLUMNS: &str =
+    "SELECT id, trigger, dry_run, status, started_at, finished_at, summary, error FROM gc_runs";
+pub(crate) fn select_runs() -> String {
+    format!("{RUN_COLUMNS} ORDER BY id DESC LIMIT $1")
+}
+pub(crate) fn select_run() -> String {
+    format!("{RUN_COLUMNS} WHERE id = $1")
+}
+
+pub(crate) const INSERT_JOURNAL: &str =
+    "INSERT INTO gc_journal (run_id, project_id, repository, tag, action, rule, \
+       reason, planned_digest, dummy_digest, observed_digest, state, detail, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+/// $1 id, $2 state, $3 dummy (kept when null), $4 observed (kept when null), $5 detail, $6 at.
+pub(crate) const UPDATE_JOURNAL: &str = "UPDATE gc_journal SET state = $2, \
+       dummy_digest = COALESCE($3, dummy_digest), observed_digest = COALESCE($4, observed_digest), \
+       detail = COALESCE($5, detail), updated_at = $6 WHERE id = $1";
+const JOURNAL_COLUMNS: &str =
+    "SELECT id, run_id, project_id, repository, tag, action, rule, reason, planned_digest, \
+     dummy_digest, observed_digest, state, detail, updated_at FROM gc_journal";
+pub(crate) fn select_journal_of_run() -> String {
+    format!("{JOURNAL_COLUMNS} WHERE run_id = $1 ORDER BY id")
+}
+pub(crate) fn select_open_journal() -> String {
+    format!("{JOURNAL_COLUMNS} WHERE state IN ('planned', 'repointed') ORDER BY id")
+}

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod daemon;
+mod journal;
 mod registry;
 mod store;
 mod support;
