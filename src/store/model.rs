@@ -238,10 +238,18 @@ mod tests {
 
     #[test]
     fn finished_statuses() {
-        let finished: Vec<_> = PipelineStatus::ALL.iter().filter(|s| s.is_finished()).collect();
+        let finished: Vec<_> = PipelineStatus::ALL
+            .iter()
+            .filter(|s| s.is_finished())
+            .collect();
         assert_eq!(
             finished,
-            [&PipelineStatus::Success, &PipelineStatus::Failed, &PipelineStatus::Canceled, &PipelineStatus::Skipped]
+            [
+                &PipelineStatus::Success,
+                &PipelineStatus::Failed,
+                &PipelineStatus::Canceled,
+                &PipelineStatus::Skipped
+            ]
         );
     }
 }
