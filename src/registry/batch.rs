@@ -86,7 +86,7 @@ impl RegistryClient {
         validate_repo(repo)?;
         tags.iter().try_for_each(|(t, _)| validate_tag(t))?;
         let start = self.requests_made();
-        let capability = self.detect_capability(repo).await?;
+        let capability = self.capability(repo).await?;
         let listed: HashSet<String> = self.list_tags(repo).await?.into_iter().collect();
         let batch: HashSet<&str> = tags.iter().map(|(t, _)| t.as_str()).collect();
         let siblings: Vec<String> = listed

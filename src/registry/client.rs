@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     pub http: reqwest::Client,
     pub limit: Semaphore,
     pub requests: AtomicU64,
+    pub deletes: AtomicU64,
+    pub capability: Mutex<Option<super::remove::DeleteCapability>>,
     challenge: Mutex<Option<Challenge>>,
     tokens: tokio::sync::Mutex<HashMap<String, CachedToken>>,
 }
@@ -61,6 +63,8 @@ impl RegistryClient {
             http,
             limit,
             requests: AtomicU64::new(0),
+            deletes: AtomicU64::new(0),
+            capability: Mutex::new(None),
             challenge: Mutex::new(None),
             tokens: tokio::sync::Mutex::new(HashMap::new()),
         };
@@ -77,6 +81,11 @@ impl RegistryClient {
     /// HTTP requests made so far (registry and token endpoint), for reports and benchmarks.
     pub fn requests_made(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// `DELETE` requests made so far (capability probes included).
+    pub fn deletes_made(&self) -> u64 {
+        self.inner.deletes.load(Ordering::Relaxed)
     }
 
     pub(crate) fn count_request(&self) {

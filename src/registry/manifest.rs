@@ -196,7 +196,7 @@ mod tests {
     fn build_and_parse_round_trip() {
         let cfg = (Digest::of(b"{}"), 2);
         let layer = (Digest::of(b"layer"), 5);
-        let (mt, body) = build_image_manifest(Format::Oci, cfg.clone(), &[layer.clone()]);
+        let (mt, body) = build_image_manifest(Format::Oci, cfg, &[layer]);
         let m = Manifest::parse(&body, None).unwrap();
         assert_eq!((m.media_type(), m.own_blob_bytes()), (OCI_MANIFEST, 7));
         let (it, ibody) = build_index(

@@ -79,12 +79,29 @@ pub struct BatchCheck {
 }
 
 impl RegistryClient {
+    /// The registry's capability, probed on `repo` the first time and then remembered; always checks
+    /// the delete right stated by a token for `repo`.
+    pub async fn capability(&self, repo: &str) -> Result<DeleteCapability, RegistryError> {
+        self.check_delete_right(repo).await?;
+        let known = *self.inner.capability.lock().expect("capability lock");
+        match known {
+            Some(c) => Ok(c),
+            None => self.detect_capability(repo).await,
+        }
+    }
+
     /// Learns how `repo` can lose a tag without harming anything: DELETE of a tag name that cannot
     /// exist (2.8: 400 DIGEST_INVALID; tag-delete registries: 404), then, on 405, DELETE of a random
     /// digest (404: digest deletes work; 405: deletion disabled). Also proves the delete right.
     pub async fn detect_capability(&self, repo: &str) -> Result<DeleteCapability, RegistryError> {
         validate_repo(repo)?;
         self.check_delete_right(repo).await?;
+        let capability = self.probe_capability(repo).await?;
+        *self.inner.capability.lock().expect("capability lock") = Some(capability);
+        Ok(capability)
+    }
+
+    async fn probe_capability(&self, repo: &str) -> Result<DeleteCapability, RegistryError> {
         let probe_tag = format!("registry-gc-probe-{}", uuid::Uuid::new_v4().simple());
         let reply = self.delete_call(repo, &probe_tag).await?;
         match reply.status.as_u16() {

@@ -246,6 +246,11 @@ impl RegistryClient {
         }
         req = req.body(call.body.clone().unwrap_or_default());
         self.count_request();
+        if call.method == Method::DELETE {
+            self.inner
+                .deletes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),

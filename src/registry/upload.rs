@@ -130,31 +130,33 @@ impl RegistryClient {
     }
 
     /// Pushes a whole single-image manifest: config and layers (skipping blobs present), then the
-    /// manifest at `tag`. Returns the manifest digest and its size in bytes.
+    /// manifest at `tag`, or by its own digest when `tag` is `None` (an index child).
+    /// Returns the manifest digest and its size in bytes.
     pub async fn push_image(
         &self,
         repo: &str,
-        tag: &str,
+        tag: Option<&str>,
         format: Format,
         config: Bytes,
         layers: &[Bytes],
     ) -> Result<(Digest, u64), RegistryError> {
+        if let Some(t) = tag {
+            super::digest::validate_tag(t)?;
+        }
         let config_len = config.len() as u64;
         let config_digest = self.upload_blob(repo, config).await?;
         let mut descs = Vec::with_capacity(layers.len());
         for layer in layers {
-            descs.push((
-                self.upload_blob(repo, layer.clone()).await?,
-                layer.len() as u64,
-            ));
+            let digest = self.upload_blob(repo, layer.clone()).await?;
+            descs.push((digest, layer.len() as u64));
         }
         let (media_type, body) = build_image_manifest(format, (config_digest, config_len), &descs);
         let len = body.len() as u64;
-        Ok((
-            self.put_manifest(repo, tag, media_type, Bytes::from(body))
-                .await?,
-            len,
-        ))
+        let reference = tag.map_or_else(|| Digest::of(&body).to_string(), str::to_owned);
+        let digest = self
+            .put_manifest(repo, &reference, media_type, Bytes::from(body))
+            .await?;
+        Ok((digest, len))
     }
 }
 

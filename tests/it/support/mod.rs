@@ -1,1 +1,3 @@
 //! Test support: real collaborators started per test and stopped after.
+
+pub mod registry;
