@@ -56,6 +56,11 @@ impl RegistryClient {
             if reply.status == StatusCode::NOT_FOUND {
                 return Ok(tags);
             }
+            if reply.status == StatusCode::BAD_REQUEST && url.query() == Some("n=100") {
+                // distribution 3.1 refuses n above its maxtags: ask without n (all tags at once).
+                url.set_query(None);
+                continue;
+            }
             let reply = reply.expect_success()?;
             let page: TagList = serde_json::from_slice(&reply.body).map_err(|e| {
                 RegistryError::InvalidResponse {
@@ -65,7 +70,7 @@ impl RegistryClient {
             })?;
             tags.extend(page.tags.unwrap_or_default());
             match reply.header("link").and_then(next_link) {
-                Some(next) => url = self.url(&next)?,
+                Some(next) => url = self.same_origin(&next)?,
                 None => return Ok(tags),
             }
         }
@@ -216,6 +221,20 @@ impl RegistryClient {
         Ok(serde_json::from_slice::<Config>(&body)
             .ok()
             .and_then(|c| c.created))
+    }
+}
+
+impl RegistryClient {
+    /// Resolves a `Link` target against the base URL, refusing other hosts (the token must not leak).
+    fn same_origin(&self, link: &str) -> Result<url::Url, RegistryError> {
+        let url = self.url(link)?;
+        if url.origin() != self.settings().url.origin() {
+            return Err(RegistryError::InvalidResponse {
+                path: url.path().to_owned(),
+                detail: "tag list Link points at another host".into(),
+            });
+        }
+        Ok(url)
     }
 }
 

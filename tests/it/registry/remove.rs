@@ -4,7 +4,7 @@
 use super::{tag_existing, tags};
 use crate::support::registry::{random_blob, RegistryOptions, TestImage, TestRegistry};
 use registry_gc::registry::{
-    DeleteCapability, Format, RegistryError, Repoint, Strategy, TagOutcome,
+    DeleteCapability, Deleted, Format, ImageDeletion, RegistryError, Repoint, Strategy, TagOutcome,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,4 +235,52 @@ async fn offline_gc_reclaims_space_and_kept_images_still_pull() {
             .await
             .expect("kept blob still pulls");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_delete_only_when_no_tag_moved() {
+    let reg = TestRegistry::start().await;
+    let client = reg.client();
+    let x = reg
+        .push_image("img", "a", &TestImage::random(Format::Docker, 1, 64))
+        .await;
+    tag_existing(&reg, "img", "b", &x).await;
+    let y = reg
+        .push_image("img", "keep", &TestImage::random(Format::Docker, 1, 64))
+        .await;
+    let both = ["a".to_string(), "b".to_string()];
+
+    // `b` is moved to another image after planning: the digest delete is refused.
+    tag_existing(&reg, "img", "b", &y).await;
+    let refused = client.delete_image("img", &x, &both).await.unwrap();
+    assert_eq!(
+        refused,
+        ImageDeletion::Refused {
+            moved: vec![("b".into(), y.clone())]
+        }
+    );
+    assert_eq!(
+        tags(&client, "img").await,
+        ["a", "b", "keep"].map(String::from).into()
+    );
+
+    let done = client
+        .delete_image("img", &x, &["a".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(done, ImageDeletion::Deleted(Deleted::Removed));
+    assert_eq!(
+        tags(&client, "img").await,
+        ["b", "keep"].map(String::from).into()
+    );
+    assert!(client
+        .fetch_manifest("img", x.as_str())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        client.delete_manifest("img", &x).await.unwrap(),
+        Deleted::AlreadyGone
+    );
+    assert_eq!(client.resolve("img", "keep").await.unwrap(), Some(y));
 }
