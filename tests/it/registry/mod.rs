@@ -1,6 +1,7 @@
 //! Registry client tests against a real docker-registry process (distribution 2.8).
 
 mod auth;
+mod native;
 mod read;
 mod remove;
 
