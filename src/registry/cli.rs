@@ -1,7 +1,7 @@
 //! Operator commands: `registry tags`, `registry resolve`, `registry rm [--dry-run]`.
 //! Owns their argument parsing and human output; must never print credentials.
 
-use super::{split_reference, Digest, RegistryClient, RegistrySettings, TagOutcome};
+use super::{split_reference, Digest, RegistryClient, RegistrySettings, RemovalReport, TagOutcome};
 use crate::config::Secret;
 use anyhow::{bail, Context};
 use std::collections::BTreeMap;
@@ -114,46 +114,50 @@ async fn rm(client: &RegistryClient, dry_run: bool, references: &[String]) -> an
             }
         }
         if dry_run || plan.is_empty() {
-            plan.iter()
-                .for_each(|(t, d)| println!("would remove {repo}:{t}\t{d}"));
+            for (t, d) in &plan {
+                println!("would remove {repo}:{t}\t{d}");
+            }
             continue;
         }
         let report = client.remove_tags(&repo, &plan).await?;
-        for t in &report.tags {
-            let line = match &t.outcome {
-                TagOutcome::Removed => format!("removed {repo}:{}\twas {}", t.tag, t.planned),
-                TagOutcome::AlreadyGone => format!("kept    {repo}:{}\talready gone", t.tag),
-                TagOutcome::SkippedMoved { observed } => format!(
-                    "kept    {repo}:{}\tmoved to {observed} since planned",
-                    t.tag
-                ),
-                TagOutcome::Failed { reason } => format!("FAILED  {repo}:{}\t{reason}", t.tag),
-                TagOutcome::LeftOnDummy { reason } => format!("FAILED  {repo}:{}\t{reason}", t.tag),
-            };
-            println!("{line}");
-        }
-        failures += report.count(|o| {
-            matches!(
-                o,
-                TagOutcome::Failed { .. } | TagOutcome::LeftOnDummy { .. }
-            )
-        });
-        println!(
-            "{repo}: {} removed, {} other tags checked still present, {} requests ({:?})",
-            report.removed(),
-            report.siblings_checked,
-            report.requests,
-            report.strategy
-        );
-        if !report.siblings_missing.is_empty() {
-            println!(
-                "WARNING {repo}: tags outside the batch disappeared meanwhile: {:?}",
-                report.siblings_missing
-            );
-        }
+        failures += print_report(&report);
     }
     if failures > 0 {
         bail!("{failures} tag(s) could not be removed");
     }
     Ok(())
+}
+
+/// Prints one line per tag and a summary; returns the number of failed tags.
+fn print_report(report: &RemovalReport) -> usize {
+    let repo = &report.repo;
+    let mut failures = 0;
+    for t in &report.tags {
+        let (word, why) = match &t.outcome {
+            TagOutcome::Removed => ("removed", format!("was {}", t.planned)),
+            TagOutcome::AlreadyGone => ("kept   ", "already gone".to_owned()),
+            TagOutcome::SkippedMoved { observed } => {
+                ("kept   ", format!("moved to {observed} since planned"))
+            }
+            TagOutcome::Failed { reason } | TagOutcome::LeftOnDummy { reason } => {
+                failures += 1;
+                ("FAILED ", reason.clone())
+            }
+        };
+        println!("{word} {repo}:{}\t{why}", t.tag);
+    }
+    println!(
+        "{repo}: {} removed, {} other tags checked still present, {} requests ({:?})",
+        report.removed(),
+        report.siblings_checked,
+        report.requests,
+        report.strategy
+    );
+    if !report.siblings_missing.is_empty() {
+        println!(
+            "WARNING {repo}: tags outside the batch disappeared meanwhile: {:?}",
+            report.siblings_missing
+        );
+    }
+    failures
 }

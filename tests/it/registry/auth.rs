@@ -43,8 +43,8 @@ async fn basic_auth_with_bcrypt_htpasswd() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn token_auth_removes_with_delete_right_and_refuses_without() {
+/// A token-auth registry whose `settings()` log in as `admin` (all actions); `pusher` lacks delete.
+async fn token_registry() -> (TokenIssuer, TestRegistry) {
     let issuer = TokenIssuer::start(&[
         (
             "admin",
@@ -53,40 +53,26 @@ async fn token_auth_removes_with_delete_right_and_refuses_without() {
         ("pusher", Grant::new("pusher-pass", &["pull", "push"])),
     ])
     .await;
-    let reg = TestRegistry::start_with(RegistryOptions {
+    let login = Some(("admin".to_string(), "admin-pass".to_string()));
+    let options = RegistryOptions {
         token: Some(issuer.token_auth()),
+        login,
         ..Default::default()
-    })
-    .await;
-    let admin = RegistryClient::new(reg.settings_as("admin", "admin-pass")).unwrap();
+    };
+    let reg = TestRegistry::start_with(options).await;
+    (issuer, reg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_auth_removes_with_delete_right_and_refuses_without() {
+    let (issuer, reg) = token_registry().await;
+    let admin = reg.client();
     admin.ping().await.unwrap();
-    let image = TestImage::random(Format::Docker, 1, 200);
-    let (x, _) = admin
-        .push_image(
-            "grp/api",
-            Some("a"),
-            image.format,
-            image.config.clone(),
-            &image.layers,
-        )
-        .await
-        .unwrap();
-    for tag in ["b", "c"] {
-        let m = admin
-            .fetch_manifest("grp/api", x.as_str())
-            .await
-            .unwrap()
-            .unwrap();
-        admin
-            .put_manifest(
-                "grp/api",
-                tag,
-                registry_gc::registry::manifest::DOCKER_MANIFEST,
-                m.bytes,
-            )
-            .await
-            .unwrap();
-    }
+    let x = reg
+        .push_image("grp/api", "a", &TestImage::random(Format::Docker, 1, 200))
+        .await;
+    super::tag_existing(&reg, "grp/api", "b", &x).await;
+    super::tag_existing(&reg, "grp/api", "c", &x).await;
 
     // Without `delete`: a clean, specific error and no change at all.
     let pusher = RegistryClient::new(reg.settings_as("pusher", "pusher-pass")).unwrap();

@@ -33,6 +33,8 @@ pub struct RegistryOptions {
     pub htpasswd: Option<(String, String)>,
     /// Token auth against an issuer the test runs.
     pub token: Option<TokenAuth>,
+    /// Credentials [`TestRegistry::settings`] uses for token auth (htpasswd's are used otherwise).
+    pub login: Option<(String, String)>,
 }
 
 impl Default for RegistryOptions {
@@ -41,6 +43,7 @@ impl Default for RegistryOptions {
             delete_enabled: true,
             htpasswd: None,
             token: None,
+            login: None,
         }
     }
 }
@@ -158,10 +161,15 @@ impl TestRegistry {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Client settings; with the htpasswd credentials when basic auth is on.
+    /// Client settings; with the login or htpasswd credentials when auth is on.
     pub fn settings(&self) -> RegistrySettings {
         let s = RegistrySettings::new(self.url().parse().expect("url"));
-        match &self.options.htpasswd {
+        match self
+            .options
+            .login
+            .as_ref()
+            .or(self.options.htpasswd.as_ref())
+        {
             Some((u, p)) => s.with_credentials(u.clone(), Secret::new(p.clone())),
             None => s,
         }
