@@ -4,6 +4,7 @@ mod auth;
 mod native;
 mod read;
 mod remove;
+mod resilience;
 
 use crate::support::registry::TestRegistry;
 use registry_gc::registry::{Digest, RegistryClient};
