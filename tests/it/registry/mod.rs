@@ -5,6 +5,7 @@ mod native;
 mod read;
 mod remove;
 mod resilience;
+mod upload;
 
 use crate::support::registry::TestRegistry;
 use registry_gc::registry::{Digest, RegistryClient};
