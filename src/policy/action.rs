@@ -60,15 +60,21 @@ impl Action {
     pub fn tags(&self) -> Vec<(&str, &DeleteReason)> {
         match self {
             Action::Untag { tag, reason, .. } => vec![(tag.as_str(), reason)],
-            Action::DeleteImage { tags, .. } => tags.iter().map(|t| (t.tag.as_str(), &t.reason)).collect(),
+            Action::DeleteImage { tags, .. } => {
+                tags.iter().map(|t| (t.tag.as_str(), &t.reason)).collect()
+            }
         }
     }
 
     /// Sort key: repository, then the first tag.
     pub(super) fn sort_key(&self) -> (&str, &str) {
         match self {
-            Action::Untag { repository, tag, .. } => (repository, tag),
-            Action::DeleteImage { repository, tags, .. } => (repository, tags.first().map_or("", |t| &t.tag)),
+            Action::Untag {
+                repository, tag, ..
+            } => (repository, tag),
+            Action::DeleteImage {
+                repository, tags, ..
+            } => (repository, tags.first().map_or("", |t| &t.tag)),
         }
     }
 }
@@ -114,7 +120,10 @@ pub struct Plan {
 impl Totals {
     /// Counts `actions` and `kept`.
     pub fn count(actions: &[Action], kept: &[Kept]) -> Totals {
-        let mut totals = Totals { tags_kept: kept.len(), ..Totals::default() };
+        let mut totals = Totals {
+            tags_kept: kept.len(),
+            ..Totals::default()
+        };
         for action in actions {
             match action {
                 Action::Untag { .. } => {

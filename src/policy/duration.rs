@@ -16,22 +16,39 @@ pub fn parse(text: &str) -> Result<TimeDelta, String> {
     let mut total: i64 = 0;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("duration {text:?}: expected a number before {rest:?}"));
+            return Err(format!(
+                "duration {text:?}: expected a number before {rest:?}"
+            ));
         }
-        let number: i64 = rest[..digits].parse().map_err(|_| format!("duration {text:?}: number too large"))?;
-        let unit = rest[digits..].chars().next().ok_or_else(|| format!("duration {text:?}: missing unit (s, m, h, d, w)"))?;
+        let number: i64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("duration {text:?}: number too large"))?;
+        let unit = rest[digits..]
+            .chars()
+            .next()
+            .ok_or_else(|| format!("duration {text:?}: missing unit (s, m, h, d, w)"))?;
         let seconds = match unit {
             's' => 1,
             'm' => 60,
             'h' => 3_600,
             'd' => 86_400,
             'w' => 604_800,
-            other => return Err(format!("duration {text:?}: unknown unit {other:?} (s, m, h, d, w)")),
+            other => {
+                return Err(format!(
+                    "duration {text:?}: unknown unit {other:?} (s, m, h, d, w)"
+                ))
+            }
         };
-        let part = number.checked_mul(seconds).ok_or_else(|| format!("duration {text:?}: too large"))?;
-        total = total.checked_add(part).ok_or_else(|| format!("duration {text:?}: too large"))?;
+        let part = number
+            .checked_mul(seconds)
+            .ok_or_else(|| format!("duration {text:?}: too large"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("duration {text:?}: too large"))?;
         rest = &rest[digits + unit.len_utf8()..];
     }
     TimeDelta::try_seconds(total).ok_or_else(|| format!("duration {text:?}: too large"))
@@ -73,7 +90,10 @@ pub mod humane_or_never {
     use super::*;
 
     /// Writes the humane form, or `"never"`.
-    pub fn serialize<S: Serializer>(delta: &Option<TimeDelta>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        delta: &Option<TimeDelta>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match delta {
             Some(delta) => serializer.serialize_str(&format(*delta)),
             None => serializer.serialize_str(NEVER),
@@ -81,7 +101,9 @@ pub mod humane_or_never {
     }
 
     /// Reads the humane form, or `"never"`.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<TimeDelta>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<TimeDelta>, D::Error> {
         let text = String::deserialize(deserializer)?;
         parse_or_never(&text).map_err(de::Error::custom)
     }
@@ -92,7 +114,9 @@ pub mod override_or_never {
     use super::*;
 
     /// Reads the humane form, or `"never"`, wrapped as "present".
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<TimeDelta>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<TimeDelta>>, D::Error> {
         let text = String::deserialize(deserializer)?;
         parse_or_never(&text).map(Some).map_err(de::Error::custom)
     }
@@ -103,7 +127,9 @@ pub mod optional {
     use super::*;
 
     /// Reads a present humane duration.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<TimeDelta>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<TimeDelta>, D::Error> {
         humane::deserialize(deserializer).map(Some)
     }
 }

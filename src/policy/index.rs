@@ -42,7 +42,10 @@ impl<'a> Index<'a> {
         let (branches, live_slugs) = index_branches(state);
         let mut merge_requests: HashMap<&str, Vec<&MergeRequestRecord>> = HashMap::new();
         for mr in &state.merge_requests {
-            merge_requests.entry(mr.source_branch.as_str()).or_default().push(mr);
+            merge_requests
+                .entry(mr.source_branch.as_str())
+                .or_default()
+                .push(mr);
         }
         let (records, repository_rule) = index_records(state);
         let (pipelines, last_branch_pipeline) = index_pipelines(state);
@@ -54,7 +57,10 @@ impl<'a> Index<'a> {
             pipelines,
             last_branch_pipeline,
             merge_requests,
-            default_branch: state.project.as_ref().and_then(|p| p.default_branch.as_deref()),
+            default_branch: state
+                .project
+                .as_ref()
+                .and_then(|p| p.default_branch.as_deref()),
         }
     }
 
@@ -73,10 +79,14 @@ type RecordTables<'a> = (
 );
 
 fn index_records(state: &ProjectState) -> RecordTables<'_> {
-    let mut records: HashMap<(&str, &str), Vec<&ImageTagRecord>> = HashMap::with_capacity(state.image_tags.len());
+    let mut records: HashMap<(&str, &str), Vec<&ImageTagRecord>> =
+        HashMap::with_capacity(state.image_tags.len());
     let mut repository_rule: HashMap<&str, RepositoryRule> = HashMap::new();
     for record in &state.image_tags {
-        records.entry((record.repository.as_str(), record.tag.as_str())).or_default().push(record);
+        records
+            .entry((record.repository.as_str(), record.tag.as_str()))
+            .or_default()
+            .push(record);
         repository_rule
             .entry(record.repository.as_str())
             .and_modify(|seen| {
@@ -91,7 +101,9 @@ fn index_records(state: &ProjectState) -> RecordTables<'_> {
 
 /// Branch refs by name (a live record wins over a deleted duplicate) and every live ref, branch
 /// or git tag, by slug: any of them may push the slug's `ci-branch` tag.
-fn index_branches(state: &ProjectState) -> (HashMap<&str, &RefRecord>, HashMap<&str, Vec<&RefRecord>>) {
+fn index_branches(
+    state: &ProjectState,
+) -> (HashMap<&str, &RefRecord>, HashMap<&str, Vec<&RefRecord>>) {
     let mut branches: HashMap<&str, &RefRecord> = HashMap::new();
     let mut live_slugs: HashMap<&str, Vec<&RefRecord>> = HashMap::new();
     for r in &state.refs {
@@ -112,7 +124,10 @@ fn index_branches(state: &ProjectState) -> (HashMap<&str, &RefRecord>, HashMap<&
     (branches, live_slugs)
 }
 
-type PipelineTables<'a> = (HashMap<i64, &'a PipelineRecord>, HashMap<&'a str, LastPipeline>);
+type PipelineTables<'a> = (
+    HashMap<i64, &'a PipelineRecord>,
+    HashMap<&'a str, LastPipeline>,
+);
 
 fn index_pipelines(state: &ProjectState) -> PipelineTables<'_> {
     let mut pipelines = HashMap::with_capacity(state.pipelines.len());
@@ -122,7 +137,10 @@ fn index_pipelines(state: &ProjectState) -> PipelineTables<'_> {
         if pipeline.tag {
             continue;
         }
-        let start = LastPipeline { at: pipeline.created_at.unwrap_or(pipeline.updated_at), id: pipeline.id };
+        let start = LastPipeline {
+            at: pipeline.created_at.unwrap_or(pipeline.updated_at),
+            id: pipeline.id,
+        };
         last.entry(pipeline.ref_name.as_str())
             .and_modify(|seen| {
                 if (start.at, start.id) > (seen.at, seen.id) {

@@ -9,6 +9,7 @@
 mod action;
 mod branch;
 pub mod duration;
+mod explain;
 mod index;
 mod plan;
 mod reason;
@@ -27,7 +28,8 @@ pub use action::{Action, Kept, Plan, TagDeletion, Totals};
 pub use plan::plan;
 pub use reason::{DeleteReason, KeepReason};
 pub use settings::{
-    KeepPatterns, PatternError, ProjectPolicy, RetentionOverrides, RetentionSettings, DEFAULT_KEEP_PATTERNS,
+    KeepPatterns, PatternError, ProjectPolicy, RetentionOverrides, RetentionSettings,
+    DEFAULT_KEEP_PATTERNS,
 };
 pub use snapshot::{ProtectionStatus, Protections, RegistrySnapshot, RepositorySnapshot, TagInfo};
 

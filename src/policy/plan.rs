@@ -21,7 +21,10 @@ struct DigestGroup {
 /// Plans the deletions for one project. See the module docs of [`crate::policy`].
 pub fn plan(input: &PlanInput) -> Plan {
     let index = Index::new(input.state);
-    let ctx = Context { input, index: &index };
+    let ctx = Context {
+        input,
+        index: &index,
+    };
     let mut actions = Vec::new();
     let mut kept = Vec::new();
     for (repository, snapshot) in &input.snapshot.repositories {
@@ -36,7 +39,11 @@ pub fn plan(input: &PlanInput) -> Plan {
     actions.sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     kept.sort_unstable_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
     let totals = Totals::count(&actions, &kept);
-    Plan { actions, kept, totals }
+    Plan {
+        actions,
+        kept,
+        totals,
+    }
 }
 
 fn plan_repository(
@@ -49,17 +56,36 @@ fn plan_repository(
     let facts = RepositoryFacts::new(repository, snapshot, ctx.index);
     let mut by_digest: HashMap<&str, DigestGroup> = HashMap::new();
     for (tag, info) in &snapshot.tags {
-        let records = ctx.index.records.get(&(repository, tag.as_str())).map_or(&[][..], Vec::as_slice);
-        let candidate = Candidate { repository, tag, info, records };
+        let records = ctx
+            .index
+            .records
+            .get(&(repository, tag.as_str()))
+            .map_or(&[][..], Vec::as_slice);
+        let candidate = Candidate {
+            repository,
+            tag,
+            info,
+            records,
+        };
         let (rule, verdict) = judge(&candidate, ctx, &facts);
         let group = by_digest.entry(info.digest.as_str()).or_default();
         let rule = rule.map(str::to_owned);
         match verdict {
-            Ok(reason) => group.deletable.push(TagDeletion { tag: tag.clone(), rule, reason }),
+            Ok(reason) => group.deletable.push(TagDeletion {
+                tag: tag.clone(),
+                rule,
+                reason,
+            }),
             Err(reason) => {
                 group.has_kept = true;
                 let digest = Some(info.digest.clone());
-                kept.push(Kept { repository: repository.to_owned(), tag: tag.clone(), digest, rule, reason });
+                kept.push(Kept {
+                    repository: repository.to_owned(),
+                    tag: tag.clone(),
+                    digest,
+                    rule,
+                    reason,
+                });
             }
         }
     }
@@ -79,7 +105,12 @@ fn plan_repository(
         } else {
             group.deletable.sort_unstable_by(|a, b| a.tag.cmp(&b.tag));
             let size = snapshot.sizes.get(digest).copied();
-            actions.push(Action::DeleteImage { repository, digest: digest.to_owned(), size, tags: group.deletable });
+            actions.push(Action::DeleteImage {
+                repository,
+                digest: digest.to_owned(),
+                size,
+                tags: group.deletable,
+            });
         }
     }
 }
@@ -92,7 +123,9 @@ fn keep_unlisted(input: &PlanInput, kept: &mut Vec<Kept>) {
     }
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for record in &input.state.image_tags {
-        let Some(why) = unlisted.get(&record.repository) else { continue };
+        let Some(why) = unlisted.get(&record.repository) else {
+            continue;
+        };
         if !seen.insert((&record.repository, &record.tag)) {
             continue;
         }
@@ -110,17 +143,29 @@ fn keep_unlisted(input: &PlanInput, kept: &mut Vec<Kept>) {
 fn hold_back(why: &str, actions: Vec<Action>, kept: &mut Vec<Kept>) {
     for action in actions {
         let (repository, digest, tags) = match action {
-            Action::Untag { repository, tag, digest, rule, reason } => {
-                (repository, digest, vec![TagDeletion { tag, rule, reason }])
-            }
-            Action::DeleteImage { repository, digest, tags, .. } => (repository, digest, tags),
+            Action::Untag {
+                repository,
+                tag,
+                digest,
+                rule,
+                reason,
+            } => (repository, digest, vec![TagDeletion { tag, rule, reason }]),
+            Action::DeleteImage {
+                repository,
+                digest,
+                tags,
+                ..
+            } => (repository, digest, tags),
         };
         kept.extend(tags.into_iter().map(|t| Kept {
             repository: repository.clone(),
             tag: t.tag,
             digest: Some(digest.clone()),
             rule: t.rule,
-            reason: KeepReason::ProtectionUnavailable { why: why.to_owned(), otherwise: t.reason },
+            reason: KeepReason::ProtectionUnavailable {
+                why: why.to_owned(),
+                otherwise: t.reason,
+            },
         }));
     }
 }

@@ -1,9 +1,9 @@
 //! Why a tag goes or stays: typed reasons with a stable machine code (`code()`, the `code` field in
-//! JSON) and a human sentence (`Display`). Only data and formatting; deciding lives in `rules`.
+//! JSON); their human sentences (`Display`) are in `explain`. Only data; deciding lives in `rules`.
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Serialize, Serializer};
 
 use super::duration;
@@ -51,7 +51,11 @@ pub enum DeleteReason {
         after: TimeDelta,
     },
     /// A `prod-commit` tag older than the newest `keep` deploys.
-    ProdSuperseded { pipeline: i64, position: usize, keep: usize },
+    ProdSuperseded {
+        pipeline: i64,
+        position: usize,
+        keep: usize,
+    },
     /// An untracked tag created longer ago than `max_age`.
     UntrackedExpired {
         created: DateTime<Utc>,
@@ -73,7 +77,10 @@ pub enum KeepReason {
     /// The cluster reports the tag's digest in use.
     InUseDigest { digest: String },
     /// Would be deleted, but cluster protection is configured and could not be read.
-    ProtectionUnavailable { why: String, otherwise: DeleteReason },
+    ProtectionUnavailable {
+        why: String,
+        otherwise: DeleteReason,
+    },
     /// The moving `prod-current` tag.
     ProdCurrent,
     /// Same image as the current prod tag.
@@ -90,17 +97,28 @@ pub enum KeepReason {
     /// A pipeline that produced the tag is not recorded.
     PipelineUnknown { pipeline: i64 },
     /// A pipeline that produced the tag has not finished.
-    PipelineUnfinished { pipeline: i64, status: PipelineStatus },
+    PipelineUnfinished {
+        pipeline: i64,
+        status: PipelineStatus,
+    },
     /// The deletion condition holds but its grace period has not passed yet.
     GraceNotPassed { pending: DeleteReason },
     /// The tag belongs to the project's default branch.
     DefaultBranch { branch: String },
     /// A merge request from the branch is still open (or locked).
-    MergeRequestOpen { branch: String, merge_request: i64, state: MrState },
+    MergeRequestOpen {
+        branch: String,
+        merge_request: i64,
+        state: MrState,
+    },
     /// Another live branch has the same slug and would use this tag.
     SlugShared { other: String, slug: String },
     /// A pipeline ran on the branch after its merge requests were done.
-    PipelineAfterMergeRequest { branch: String, pipeline: i64, merge_request: i64 },
+    PipelineAfterMergeRequest {
+        branch: String,
+        pipeline: i64,
+        merge_request: i64,
+    },
     /// The branch is live and ran a pipeline recently.
     BranchActive {
         branch: String,
@@ -115,7 +133,11 @@ pub enum KeepReason {
     /// The tag was produced for a git tag, not a branch; branch rules do not apply.
     NotABranch { git_tag: String },
     /// One of the newest `keep` prod deploys.
-    ProdRecent { pipeline: i64, position: usize, keep: usize },
+    ProdRecent {
+        pipeline: i64,
+        position: usize,
+        keep: usize,
+    },
     /// No webhook recorded the tag and untracked tags are left alone.
     Untracked,
     /// Untracked tag not older than the untracked max age.
@@ -137,58 +159,6 @@ impl DeleteReason {
             DeleteReason::BranchStale { .. } => "branch-stale",
             DeleteReason::ProdSuperseded { .. } => "prod-superseded",
             DeleteReason::UntrackedExpired { .. } => "untracked-expired",
-        }
-    }
-
-    /// The event that started the waiting period, and the period, for time-based reasons.
-    fn event(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DeleteReason::CiCommitFinished { pipelines, finished_at, .. } => match pipelines.as_slice() {
-                [one] => write!(f, "pipeline {one} finished at {}", Ts(finished_at)),
-                many => write!(f, "pipelines {} all finished, the last at {}", List(many), Ts(finished_at)),
-            },
-            DeleteReason::BranchDeleted { branch, deleted_at, .. } => {
-                write!(f, "branch {branch} deleted at {}", Ts(deleted_at))
-            }
-            DeleteReason::BranchMerged { branch, merge_request, at, .. } => {
-                write!(f, "branch {branch} merged in !{merge_request} at {}", Ts(at))
-            }
-            DeleteReason::BranchMrClosed { branch, merge_request, at, .. } => {
-                write!(f, "branch {branch}: merge request !{merge_request} closed at {}", Ts(at))
-            }
-            DeleteReason::BranchStale { branch, last_activity, .. } => {
-                write!(f, "branch {branch} had no pipeline since {}", Ts(last_activity))
-            }
-            DeleteReason::ProdSuperseded { pipeline, position, .. } => {
-                write!(f, "prod deploy of pipeline {pipeline} is #{position} newest")
-            }
-            DeleteReason::UntrackedExpired { created, .. } => {
-                write!(f, "untracked tag created at {}", Ts(created))
-            }
-        }
-    }
-
-    /// The waiting period and its name, as shown after the event.
-    fn period(&self) -> (&'static str, String) {
-        match self {
-            DeleteReason::CiCommitFinished { grace, .. }
-            | DeleteReason::BranchDeleted { grace, .. }
-            | DeleteReason::BranchMerged { grace, .. }
-            | DeleteReason::BranchMrClosed { grace, .. } => ("grace", duration::format(*grace)),
-            DeleteReason::BranchStale { after, .. } => ("stale after", duration::format(*after)),
-            DeleteReason::ProdSuperseded { keep, .. } => ("keeping the last", keep.to_string()),
-            DeleteReason::UntrackedExpired { max_age, .. } => ("max age", duration::format(*max_age)),
-        }
-    }
-}
-
-impl fmt::Display for DeleteReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.event(f)?;
-        let (name, value) = self.period();
-        match self {
-            DeleteReason::ProdSuperseded { .. } => write!(f, ", superseded ({name} {value})"),
-            _ => write!(f, ", {name} {value} passed"),
         }
     }
 }
@@ -225,66 +195,6 @@ impl KeepReason {
     }
 }
 
-impl fmt::Display for KeepReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("kept: ")?;
-        match self {
-            KeepReason::RepositoryUnlisted { why } => write!(f, "repository could not be listed ({why})"),
-            KeepReason::KeepPattern { pattern } => write!(f, "matches keep pattern {pattern}"),
-            KeepReason::InUseTag => f.write_str("in use by the cluster"),
-            KeepReason::InUseDigest { digest } => write!(f, "in use by the cluster (digest {digest})"),
-            KeepReason::ProtectionUnavailable { why, otherwise } => {
-                write!(f, "cluster protection unavailable ({why}); otherwise: {otherwise}")
-            }
-            KeepReason::ProdCurrent => f.write_str("current prod tag"),
-            KeepReason::ProdCurrentDigest { current } => write!(f, "same image as current prod tag {current}"),
-            KeepReason::TooYoung { min_age } => write!(f, "younger than min age {}", duration::format(*min_age)),
-            KeepReason::AgeUnknown => f.write_str("age unknown (no record and no creation time)"),
-            KeepReason::ConflictingKinds { kinds } => write!(f, "recorded as different kinds ({})", List(kinds)),
-            KeepReason::PipelineUnknown { pipeline } => write!(f, "pipeline {pipeline} not recorded (state unknown)"),
-            KeepReason::PipelineUnfinished { pipeline, status: PipelineStatus::Running } => {
-                write!(f, "pipeline {pipeline} still running")
-            }
-            KeepReason::PipelineUnfinished { pipeline, status } => {
-                write!(f, "pipeline {pipeline} not finished ({status})")
-            }
-            KeepReason::GraceNotPassed { pending } => {
-                pending.event(f)?;
-                let (name, value) = pending.period();
-                write!(f, ", {name} {value} not yet passed")
-            }
-            KeepReason::DefaultBranch { branch } => write!(f, "{branch} is the default branch"),
-            KeepReason::MergeRequestOpen { branch, merge_request, state } => {
-                write!(f, "merge request !{merge_request} from {branch} is {state}")
-            }
-            KeepReason::SlugShared { other, slug } => {
-                write!(f, "another live branch {other} maps to slug {slug}")
-            }
-            KeepReason::PipelineAfterMergeRequest { branch, pipeline, merge_request } => {
-                write!(f, "pipeline {pipeline} ran on {branch} after !{merge_request} was done")
-            }
-            KeepReason::BranchActive { branch, last_activity: Some(at), stale_after } => {
-                let after = duration::format(*stale_after);
-                write!(f, "branch {branch} is live, last pipeline at {}, stale after {after}", Ts(at))
-            }
-            KeepReason::BranchActive { branch, last_activity: None, .. } => {
-                write!(f, "branch {branch} is live, no pipeline time known")
-            }
-            KeepReason::BranchUnknown { branch } => write!(f, "branch {branch} not recorded (state unknown)"),
-            KeepReason::MergeRequestTimeUnknown { merge_request } => {
-                write!(f, "merge request !{merge_request} is done but has no time")
-            }
-            KeepReason::NotABranch { git_tag } => write!(f, "produced for git tag {git_tag}, not a branch"),
-            KeepReason::ProdRecent { keep, .. } => write!(f, "one of the last {keep} prod deploys"),
-            KeepReason::Untracked => f.write_str("not recorded by any webhook (untracked)"),
-            KeepReason::UntrackedYoung { created, max_age } => {
-                let max_age = duration::format(*max_age);
-                write!(f, "untracked, created at {}, not older than {max_age}", Ts(created))
-            }
-        }
-    }
-}
-
 /// Serializes a reason as its fields plus `code` and a human `message`.
 pub(crate) fn with_message<R, S>(reason: &R, serializer: S) -> Result<S::Ok, S::Error>
 where
@@ -297,29 +207,9 @@ where
         reason: &'a R,
         message: String,
     }
-    Explained { reason, message: reason.to_string() }.serialize(serializer)
-}
-
-/// A timestamp as RFC 3339 in UTC with whole seconds: `2026-11-20T10:00:00Z`.
-struct Ts<'a>(&'a DateTime<Utc>);
-
-impl fmt::Display for Ts<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Secs, true))
+    Explained {
+        reason,
+        message: reason.to_string(),
     }
-}
-
-/// A comma-separated list.
-struct List<'a, T>(&'a [T]);
-
-impl<T: fmt::Display> fmt::Display for List<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, item) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{item}")?;
-        }
-        Ok(())
-    }
+    .serialize(serializer)
 }

@@ -51,14 +51,25 @@ impl<'a> RepositoryFacts<'a> {
         });
         for (tag, info, records) in tagged {
             if records.iter().any(|r| r.kind == TagKind::ProdCurrent) {
-                let slot = facts.prod_current.entry(info.digest.as_str()).or_insert(tag);
+                let slot = facts
+                    .prod_current
+                    .entry(info.digest.as_str())
+                    .or_insert(tag);
                 *slot = (*slot).min(tag);
             } else if records.iter().all(|r| r.kind == TagKind::ProdCommit) {
-                let pipeline = records.iter().map(|r| r.pipeline_id).max().unwrap_or_default();
+                let pipeline = records
+                    .iter()
+                    .map(|r| r.pipeline_id)
+                    .max()
+                    .unwrap_or_default();
                 deploys.push((Reverse(pipeline), tag));
             }
         }
-        deploys.retain(|(_, tag)| !facts.prod_current.contains_key(snapshot.tags[*tag].digest.as_str()));
+        deploys.retain(|(_, tag)| {
+            !facts
+                .prod_current
+                .contains_key(snapshot.tags[*tag].digest.as_str())
+        });
         deploys.sort_unstable();
         for (position, (Reverse(pipeline), tag)) in deploys.into_iter().enumerate() {
             facts.prod_rank.insert(tag, (position + 1, pipeline));
@@ -68,9 +79,16 @@ impl<'a> RepositoryFacts<'a> {
 }
 
 /// Judges one tag; returns the image rule it was judged under (none for untracked tags).
-pub(super) fn judge<'a>(c: &Candidate<'a>, ctx: &Context<'a, '_>, facts: &RepositoryFacts<'a>) -> (Option<&'a str>, Verdict) {
+pub(super) fn judge<'a>(
+    c: &Candidate<'a>,
+    ctx: &Context<'a, '_>,
+    facts: &RepositoryFacts<'a>,
+) -> (Option<&'a str>, Verdict) {
     if c.records.is_empty() {
-        let settings = ctx.input.policy.for_untracked(c.repository, ctx.index.only_rule(c.repository));
+        let settings = ctx
+            .input
+            .policy
+            .for_untracked(c.repository, ctx.index.only_rule(c.repository));
         return (None, judge_with(c, settings, ctx, facts));
     }
     let mut rules: Vec<&str> = c.records.iter().map(|r| r.rule.as_str()).collect();
@@ -89,7 +107,12 @@ pub(super) fn judge<'a>(c: &Candidate<'a>, ctx: &Context<'a, '_>, facts: &Reposi
     (Some(rule), Ok(delete))
 }
 
-fn judge_with(c: &Candidate, s: &RetentionSettings, ctx: &Context, facts: &RepositoryFacts) -> Verdict {
+fn judge_with(
+    c: &Candidate,
+    s: &RetentionSettings,
+    ctx: &Context,
+    facts: &RepositoryFacts,
+) -> Verdict {
     always_kept(c, s, ctx, facts)?;
     let now = ctx.input.now;
     if c.records.is_empty() {
@@ -99,7 +122,11 @@ fn judge_with(c: &Candidate, s: &RetentionSettings, ctx: &Context, facts: &Repos
     let (pipelines, finished_at) = finished_pipelines(c.records, ctx.index)?;
     match kind {
         TagKind::CiCommit => {
-            let reason = DeleteReason::CiCommitFinished { pipelines, finished_at, grace: s.ci_commit_grace };
+            let reason = DeleteReason::CiCommitFinished {
+                pipelines,
+                finished_at,
+                grace: s.ci_commit_grace,
+            };
             after_grace(reason, finished_at, s.ci_commit_grace, now)
         }
         TagKind::CiBranch => branch::judge(c.records, s, ctx.index, now),
@@ -109,22 +136,33 @@ fn judge_with(c: &Candidate, s: &RetentionSettings, ctx: &Context, facts: &Repos
 }
 
 /// Keep patterns, cluster protection, current prod, minimum age: checked before any rule.
-fn always_kept(c: &Candidate, s: &RetentionSettings, ctx: &Context, facts: &RepositoryFacts) -> Result<(), KeepReason> {
+fn always_kept(
+    c: &Candidate,
+    s: &RetentionSettings,
+    ctx: &Context,
+    facts: &RepositoryFacts,
+) -> Result<(), KeepReason> {
     if let Some(pattern) = s.keep_patterns.matching(c.tag) {
-        return Err(KeepReason::KeepPattern { pattern: pattern.to_owned() });
+        return Err(KeepReason::KeepPattern {
+            pattern: pattern.to_owned(),
+        });
     }
     let protections = ctx.input.protections;
     if protections.protects_tag(c.repository, c.tag) {
         return Err(KeepReason::InUseTag);
     }
     if protections.digests.contains(&c.info.digest) {
-        return Err(KeepReason::InUseDigest { digest: c.info.digest.clone() });
+        return Err(KeepReason::InUseDigest {
+            digest: c.info.digest.clone(),
+        });
     }
     if c.records.iter().any(|r| r.kind == TagKind::ProdCurrent) {
         return Err(KeepReason::ProdCurrent);
     }
     if let Some(current) = facts.prod_current.get(c.info.digest.as_str()) {
-        return Err(KeepReason::ProdCurrentDigest { current: (*current).to_owned() });
+        return Err(KeepReason::ProdCurrentDigest {
+            current: (*current).to_owned(),
+        });
     }
     let born = match c.records.iter().map(|r| r.first_seen).min() {
         Some(first_seen) => first_seen,
@@ -137,7 +175,12 @@ fn always_kept(c: &Candidate, s: &RetentionSettings, ctx: &Context, facts: &Repo
 }
 
 /// `Ok(reason)` once `grace` has passed since `since` (exactly `grace` counts as passed).
-pub(super) fn after_grace(reason: DeleteReason, since: DateTime<Utc>, grace: TimeDelta, now: DateTime<Utc>) -> Verdict {
+pub(super) fn after_grace(
+    reason: DeleteReason,
+    since: DateTime<Utc>,
+    grace: TimeDelta,
+    now: DateTime<Utc>,
+) -> Verdict {
     if now - since >= grace {
         Ok(reason)
     } else {
@@ -157,15 +200,24 @@ fn single_kind(records: &[&ImageTagRecord]) -> Result<TagKind, KeepReason> {
 }
 
 /// The producing pipelines (sorted ids) and the latest finish, if every one is known and finished.
-fn finished_pipelines(records: &[&ImageTagRecord], index: &Index) -> Result<(Vec<i64>, DateTime<Utc>), KeepReason> {
+fn finished_pipelines(
+    records: &[&ImageTagRecord],
+    index: &Index,
+) -> Result<(Vec<i64>, DateTime<Utc>), KeepReason> {
     let mut ids: Vec<i64> = records.iter().map(|r| r.pipeline_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut latest = DateTime::<Utc>::MIN_UTC;
     for &id in &ids {
-        let pipeline = index.pipelines.get(&id).ok_or(KeepReason::PipelineUnknown { pipeline: id })?;
+        let pipeline = index
+            .pipelines
+            .get(&id)
+            .ok_or(KeepReason::PipelineUnknown { pipeline: id })?;
         if !pipeline.status.is_finished() {
-            return Err(KeepReason::PipelineUnfinished { pipeline: id, status: pipeline.status });
+            return Err(KeepReason::PipelineUnfinished {
+                pipeline: id,
+                status: pipeline.status,
+            });
         }
         latest = latest.max(pipeline.finished_at.unwrap_or(pipeline.updated_at));
     }
@@ -175,12 +227,24 @@ fn finished_pipelines(records: &[&ImageTagRecord], index: &Index) -> Result<(Vec
 fn prod_commit(tag: &str, s: &RetentionSettings, facts: &RepositoryFacts) -> Verdict {
     let Some(&(position, pipeline)) = facts.prod_rank.get(tag) else {
         // Only tags sharing a current prod digest are unranked, and those were kept already.
-        return Err(KeepReason::ProdRecent { pipeline: 0, position: 0, keep: s.keep_prod });
+        return Err(KeepReason::ProdRecent {
+            pipeline: 0,
+            position: 0,
+            keep: s.keep_prod,
+        });
     };
     if position <= s.keep_prod {
-        Err(KeepReason::ProdRecent { pipeline, position, keep: s.keep_prod })
+        Err(KeepReason::ProdRecent {
+            pipeline,
+            position,
+            keep: s.keep_prod,
+        })
     } else {
-        Ok(DeleteReason::ProdSuperseded { pipeline, position, keep: s.keep_prod })
+        Ok(DeleteReason::ProdSuperseded {
+            pipeline,
+            position,
+            keep: s.keep_prod,
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::LazyLock;
 
 use chrono::TimeDelta;
 use regex::Regex;
@@ -50,7 +51,10 @@ impl KeepPatterns {
 
     /// The first pattern that matches `tag`, as written.
     pub fn matching(&self, tag: &str) -> Option<&str> {
-        self.0.iter().find(|regex| regex.is_match(tag)).map(Regex::as_str)
+        self.0
+            .iter()
+            .find(|regex| regex.is_match(tag))
+            .map(Regex::as_str)
     }
 
     /// These patterns followed by `more`.
@@ -64,9 +68,14 @@ impl KeepPatterns {
     }
 }
 
+/// Compiled once: regex compilation dominates building default settings otherwise.
+static DEFAULT_PATTERNS: LazyLock<KeepPatterns> = LazyLock::new(|| {
+    KeepPatterns::new(DEFAULT_KEEP_PATTERNS).expect("default keep patterns compile")
+});
+
 impl Default for KeepPatterns {
     fn default() -> Self {
-        KeepPatterns::new(DEFAULT_KEEP_PATTERNS).expect("default keep patterns compile")
+        DEFAULT_PATTERNS.clone()
     }
 }
 
@@ -167,7 +176,10 @@ pub struct RetentionOverrides {
 impl RetentionOverrides {
     /// `base` with every field this layer sets replaced.
     pub fn apply(&self, base: &RetentionSettings) -> RetentionSettings {
-        let mut keep_patterns = self.keep_patterns.clone().unwrap_or_else(|| base.keep_patterns.clone());
+        let mut keep_patterns = self
+            .keep_patterns
+            .clone()
+            .unwrap_or_else(|| base.keep_patterns.clone());
         if let Some(extra) = &self.extra_keep_patterns {
             keep_patterns = keep_patterns.extended(extra);
         }
@@ -238,7 +250,10 @@ mod tests {
         assert_eq!(project.ci_commit_grace, TimeDelta::minutes(90));
         assert_eq!(project.keep_prod, 5);
         assert_eq!(project.untracked_max_age, None);
-        assert_eq!(project.keep_patterns.as_strs().collect::<Vec<_>>(), ["^keep$", "^rel-"]);
+        assert_eq!(
+            project.keep_patterns.as_strs().collect::<Vec<_>>(),
+            ["^keep$", "^rel-"]
+        );
         assert_eq!(project.branch_grace, TimeDelta::hours(24));
     }
 
@@ -248,16 +263,23 @@ mod tests {
         for tag in ["latest", "1.2.3", "v1.2.3", "v1.2.3-rc.1", "1.0.0+build5"] {
             assert!(patterns.matching(tag).is_some(), "{tag}");
         }
-        for tag in ["latest-dev", "main", "1.2", "v1.2.3x", "0123456789abcdef0123456789abcdef01234567"] {
+        for tag in [
+            "latest-dev",
+            "main",
+            "1.2",
+            "v1.2.3x",
+            "0123456789abcdef0123456789abcdef01234567",
+        ] {
             assert!(patterns.matching(tag).is_none(), "{tag}");
         }
     }
 
     #[test]
     fn rejects_bad_input_naming_it() {
-        let err = serde_json::from_str::<RetentionOverrides>(r#"{"keep_patterns": ["ok", "(unclosed"]}"#)
-            .unwrap_err()
-            .to_string();
+        let err =
+            serde_json::from_str::<RetentionOverrides>(r#"{"keep_patterns": ["ok", "(unclosed"]}"#)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("(unclosed"), "{err}");
         assert!(serde_json::from_str::<RetentionOverrides>(r#"{"keep_prd": 3}"#).is_err());
         assert!(serde_json::from_str::<RetentionOverrides>(r#"{"min_age": "2 hours"}"#).is_err());

@@ -37,12 +37,17 @@ pub struct RegistrySnapshot {
 impl RegistrySnapshot {
     /// Records `repository:tag → digest` (creating the repository), for tests and tools.
     pub fn insert(&mut self, repository: &str, tag: &str, info: TagInfo) {
-        self.repositories.entry(repository.to_owned()).or_default().tags.insert(tag.to_owned(), info);
+        self.repositories
+            .entry(repository.to_owned())
+            .or_default()
+            .tags
+            .insert(tag.to_owned(), info);
     }
 
     /// Marks `repository` as not listable, with the reason shown on every kept tag.
     pub fn mark_unlisted(&mut self, repository: &str, reason: &str) {
-        self.unlisted.insert(repository.to_owned(), reason.to_owned());
+        self.unlisted
+            .insert(repository.to_owned(), reason.to_owned());
     }
 }
 
@@ -75,13 +80,19 @@ pub struct Protections {
 impl Protections {
     /// Explicitly no cluster protection configured.
     pub fn none() -> Self {
-        Protections { status: ProtectionStatus::NotConfigured, tags: HashMap::new(), digests: HashSet::new() }
+        Protections {
+            status: ProtectionStatus::NotConfigured,
+            tags: HashMap::new(),
+            digests: HashSet::new(),
+        }
     }
 
     /// Protection configured but unreadable: every deletion becomes a keep.
     pub fn unavailable(reason: &str) -> Self {
         Protections {
-            status: ProtectionStatus::Unavailable { reason: reason.to_owned() },
+            status: ProtectionStatus::Unavailable {
+                reason: reason.to_owned(),
+            },
             ..Protections::none()
         }
     }
@@ -93,7 +104,10 @@ impl Protections {
     ) -> Self {
         let mut by_repository: HashMap<String, HashSet<String>> = HashMap::new();
         for (repository, tag) in tags {
-            by_repository.entry(repository.to_owned()).or_default().insert(tag.to_owned());
+            by_repository
+                .entry(repository.to_owned())
+                .or_default()
+                .insert(tag.to_owned());
         }
         Protections {
             status: ProtectionStatus::Available,
@@ -104,7 +118,9 @@ impl Protections {
 
     /// Whether `repository:tag` is referenced by the cluster.
     pub fn protects_tag(&self, repository: &str, tag: &str) -> bool {
-        self.tags.get(repository).is_some_and(|tags| tags.contains(tag))
+        self.tags
+            .get(repository)
+            .is_some_and(|tags| tags.contains(tag))
     }
 
     /// Why nothing may be deleted, when protection is configured but unavailable.

@@ -6,7 +6,11 @@ use super::world::{run, Case, World, CI};
 use crate::policy::{KeepPatterns, Protections, RetentionOverrides};
 use crate::store::model::{PipelineStatus::*, TagKind};
 
-fn mr_pipeline_also_pushed(w: &mut World, status: crate::store::model::PipelineStatus, finished: i64) {
+fn mr_pipeline_also_pushed(
+    w: &mut World,
+    status: crate::store::model::PipelineStatus,
+    finished: i64,
+) {
     w.pipeline(2, "feat", status, finished - 1, finished);
     w.record(CI, "c1", TagKind::CiCommit, 2, "feat", finished - 1);
 }
@@ -49,11 +53,17 @@ const CASES: &[Case] = &[
             w.commit("c2", 2, Manual, 990, "d2");
         },
         actions: &[],
-        kept: &[("g/app-ci:c1", "pipeline-unfinished"), ("g/app-ci:c2", "pipeline-unfinished")],
+        kept: &[
+            ("g/app-ci:c1", "pipeline-unfinished"),
+            ("g/app-ci:c2", "pipeline-unfinished"),
+        ],
     },
     Case {
         name: "pipeline not recorded: state unknown",
-        build: |w| w.pushed(CI, "c1", TagKind::CiCommit, 77, "feat", 900, "d1"),
+        build: |w| {
+            w.record(CI, "c1", TagKind::CiCommit, 77, "feat", 900)
+                .listed_on("d1")
+        },
         actions: &[],
         kept: &[("g/app-ci:c1", "pipeline-unknown")],
     },
@@ -89,7 +99,8 @@ const CASES: &[Case] = &[
         name: "younger than min age (from first_seen)",
         build: |w| {
             w.pipeline(1, "feat", Success, 999, 999);
-            w.pushed(CI, "c1", TagKind::CiCommit, 1, "feat", 999, "d1");
+            w.record(CI, "c1", TagKind::CiCommit, 1, "feat", 999)
+                .listed_on("d1");
         },
         actions: &[],
         kept: &[("g/app-ci:c1", "too-young")],
@@ -102,19 +113,30 @@ const CASES: &[Case] = &[
             w.commit("v1.2", 3, Success, 900, "d3");
         },
         actions: &["delete g/app-ci@d3 v1.2"],
-        kept: &[("g/app-ci:latest", "keep-pattern"), ("g/app-ci:v1.2.3", "keep-pattern")],
+        kept: &[
+            ("g/app-ci:latest", "keep-pattern"),
+            ("g/app-ci:v1.2.3", "keep-pattern"),
+        ],
     },
     Case {
         name: "keep pattern added for one image rule",
         build: |w| {
             let extra = KeepPatterns::new(&["^release-"]).unwrap();
-            let overrides = RetentionOverrides { extra_keep_patterns: Some(extra), ..Default::default() };
-            w.policy.per_rule.insert("ci".into(), overrides.apply(&w.policy.default));
+            let overrides = RetentionOverrides {
+                extra_keep_patterns: Some(extra),
+                ..Default::default()
+            };
+            w.policy
+                .per_rule
+                .insert("ci".into(), overrides.apply(&w.policy.default));
             w.commit("release-7", 1, Success, 900, "d1");
             w.commit("latest", 2, Success, 900, "d2");
         },
         actions: &[],
-        kept: &[("g/app-ci:latest", "keep-pattern"), ("g/app-ci:release-7", "keep-pattern")],
+        kept: &[
+            ("g/app-ci:latest", "keep-pattern"),
+            ("g/app-ci:release-7", "keep-pattern"),
+        ],
     },
     Case {
         name: "tag in use by the cluster",
@@ -143,7 +165,10 @@ const CASES: &[Case] = &[
             w.commit("c2", 2, Success, 900, "d1");
         },
         actions: &[],
-        kept: &[("g/app-ci:c1", "protection-unavailable"), ("g/app-ci:c2", "protection-unavailable")],
+        kept: &[
+            ("g/app-ci:c1", "protection-unavailable"),
+            ("g/app-ci:c2", "protection-unavailable"),
+        ],
     },
     Case {
         name: "repository could not be listed: its recorded tags kept",
@@ -153,7 +178,10 @@ const CASES: &[Case] = &[
             w.prod_deploy(10, 900, "p1");
         },
         actions: &[],
-        kept: &[("g/app:prod-10", "prod-recent"), ("g/app-ci:c1", "repository-unlisted")],
+        kept: &[
+            ("g/app:prod-10", "prod-recent"),
+            ("g/app-ci:c1", "repository-unlisted"),
+        ],
     },
     Case {
         name: "shared digest with a kept tag: untag only",

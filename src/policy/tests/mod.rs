@@ -22,7 +22,12 @@ fn plan_serializes_codes_messages_and_totals() {
     let mut w = World::new();
     w.commit("c1", 1234, PipelineStatus::Success, 900, "d1");
     w.commit("c2", 1235, PipelineStatus::Running, 990, "d2");
-    w.snapshot.repositories.get_mut(CI).unwrap().sizes.insert("d1".into(), 1000);
+    w.snapshot
+        .repositories
+        .get_mut(CI)
+        .unwrap()
+        .sizes
+        .insert("d1".into(), 1000);
     let plan = w.plan();
     let json = serde_json::to_value(&plan).unwrap();
 
@@ -60,7 +65,10 @@ fn reason_codes_match_their_json() {
         ]
     );
     for kept in &plan.kept {
-        assert_eq!(serde_json::to_value(kept).unwrap()["reason"]["code"], kept.reason.code());
+        assert_eq!(
+            serde_json::to_value(kept).unwrap()["reason"]["code"],
+            kept.reason.code()
+        );
     }
     for action in &plan.actions {
         for (_, reason) in action.tags() {
@@ -97,17 +105,24 @@ fn toml_config_layers_resolve() {
     assert_eq!(image.branch_grace, TimeDelta::hours(48));
     assert_eq!(image.untracked_max_age, Some(TimeDelta::days(90)));
     assert_eq!(image.keep_prod, 10);
-    assert_eq!(image.keep_patterns.as_strs().collect::<Vec<_>>(), ["^latest$", "^stable-"]);
+    assert_eq!(
+        image.keep_patterns.as_strs().collect::<Vec<_>>(),
+        ["^latest$", "^stable-"]
+    );
 }
 
 #[test]
 fn prod_current_digest_is_never_untagged() {
     let mut w = World::new();
     w.prod_deploy(1, 900, "p1");
-    w.pushed(world::APP, "prod", TagKind::ProdCurrent, 1, "main", 900, "p1");
+    w.record(world::APP, "prod", TagKind::ProdCurrent, 1, "main", 900)
+        .listed_on("p1");
     w.listed(world::APP, "old-alias", "p1", Some(0));
     w.policy.default.untracked_max_age = Some(TimeDelta::hours(1));
     let plan = w.plan();
     assert!(plan.actions.is_empty(), "{:?}", plan.actions);
-    assert_eq!(world::kept(&plan)[0], ("g/app:old-alias".to_owned(), "prod-current-digest"));
+    assert_eq!(
+        world::kept(&plan)[0],
+        ("g/app:old-alias".to_owned(), "prod-current-digest")
+    );
 }

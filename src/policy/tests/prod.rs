@@ -11,11 +11,24 @@ fn five_deploys(w: &mut World) {
     for pipeline in 1..=5 {
         w.prod_deploy(pipeline, 800 + pipeline, &format!("p{pipeline}"));
     }
-    w.pushed(APP, "prod", TagKind::ProdCurrent, 5, "main", 805, "p5");
+    w.record(APP, "prod", TagKind::ProdCurrent, 5, "main", 805)
+        .listed_on("p5");
 }
 
+/// What [`five_deploys`] keeps with the default K = 3.
+const FIVE_DEPLOYS_KEPT: &[(&str, &str)] = &[
+    ("g/app:prod", "prod-current"),
+    ("g/app:prod-2", "prod-recent"),
+    ("g/app:prod-3", "prod-recent"),
+    ("g/app:prod-4", "prod-recent"),
+    ("g/app:prod-5", "prod-current-digest"),
+];
+
 fn untracked_max_age(days: i64) -> RetentionSettings {
-    RetentionSettings { untracked_max_age: Some(TimeDelta::days(days)), ..RetentionSettings::default() }
+    RetentionSettings {
+        untracked_max_age: Some(TimeDelta::days(days)),
+        ..RetentionSettings::default()
+    }
 }
 
 const CASES: &[Case] = &[
@@ -23,23 +36,28 @@ const CASES: &[Case] = &[
         name: "keep the current prod and the last 3 deploys besides it",
         build: five_deploys,
         actions: &["delete g/app@p1 prod-1"],
-        kept: &[
-            ("g/app:prod", "prod-current"),
-            ("g/app:prod-2", "prod-recent"),
-            ("g/app:prod-3", "prod-recent"),
-            ("g/app:prod-4", "prod-recent"),
-            ("g/app:prod-5", "prod-current-digest"),
-        ],
+        kept: FIVE_DEPLOYS_KEPT,
     },
     Case {
         name: "keep_prod = 0 for the prod rule: only the current image stays",
         build: |w| {
-            let settings = RetentionSettings { keep_prod: 0, ..RetentionSettings::default() };
+            let settings = RetentionSettings {
+                keep_prod: 0,
+                ..RetentionSettings::default()
+            };
             w.policy.per_rule.insert("prod".into(), settings);
             five_deploys(w);
         },
-        actions: &["delete g/app@p1 prod-1", "delete g/app@p2 prod-2", "delete g/app@p3 prod-3", "delete g/app@p4 prod-4"],
-        kept: &[("g/app:prod", "prod-current"), ("g/app:prod-5", "prod-current-digest")],
+        actions: &[
+            "delete g/app@p1 prod-1",
+            "delete g/app@p2 prod-2",
+            "delete g/app@p3 prod-3",
+            "delete g/app@p4 prod-4",
+        ],
+        kept: &[
+            ("g/app:prod", "prod-current"),
+            ("g/app:prod-5", "prod-current-digest"),
+        ],
     },
     Case {
         name: "deploys missing from the registry do not count towards K",
@@ -49,13 +67,7 @@ const CASES: &[Case] = &[
             w.record(APP, "prod-6", TagKind::ProdCommit, 6, "main", 806);
         },
         actions: &["delete g/app@p1 prod-1"],
-        kept: &[
-            ("g/app:prod", "prod-current"),
-            ("g/app:prod-2", "prod-recent"),
-            ("g/app:prod-3", "prod-recent"),
-            ("g/app:prod-4", "prod-recent"),
-            ("g/app:prod-5", "prod-current-digest"),
-        ],
+        kept: FIVE_DEPLOYS_KEPT,
     },
     Case {
         name: "a rollback: prod points at an old deploy, which stays",
@@ -63,7 +75,8 @@ const CASES: &[Case] = &[
             for pipeline in 1..=5 {
                 w.prod_deploy(pipeline, 800 + pipeline, &format!("p{pipeline}"));
             }
-            w.pushed(APP, "prod", TagKind::ProdCurrent, 7, "main", 900, "p1");
+            w.record(APP, "prod", TagKind::ProdCurrent, 7, "main", 900)
+                .listed_on("p1");
             w.pipeline(7, "main", PipelineStatus::Success, 900, 900);
         },
         actions: &["delete g/app@p2 prod-2"],
@@ -84,7 +97,9 @@ const CASES: &[Case] = &[
     Case {
         name: "untracked max age per repository",
         build: |w| {
-            w.policy.per_repository.insert(CI.into(), untracked_max_age(30));
+            w.policy
+                .per_repository
+                .insert(CI.into(), untracked_max_age(30));
             w.listed(CI, "old", "d1", Some(200));
             w.listed(CI, "edge", "d2", Some(280));
             w.listed(CI, "recent", "d3", Some(900));
@@ -107,7 +122,10 @@ const CASES: &[Case] = &[
             w.listed(CI, "fresh", "d3", Some(999));
         },
         actions: &["delete g/app-ci@d2 stray"],
-        kept: &[("g/app-ci:c1", "pipeline-unfinished"), ("g/app-ci:fresh", "too-young")],
+        kept: &[
+            ("g/app-ci:c1", "pipeline-unfinished"),
+            ("g/app-ci:fresh", "too-young"),
+        ],
     },
     Case {
         name: "untracked tag sharing a digest with a deletable one is untagged",

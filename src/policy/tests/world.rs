@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
-use crate::policy::{plan, Action, Plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo};
+use crate::policy::{
+    plan, Action, Plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo,
+};
 use crate::store::model::{
-    ImageTagRecord, MergeRequestRecord, MrState, PipelineRecord, PipelineStatus, ProjectRecord, ProjectState,
-    RefKind, RefRecord, RefState, TagKind,
+    ImageTagRecord, MergeRequestRecord, MrState, PipelineRecord, PipelineStatus, ProjectRecord,
+    ProjectState, RefKind, RefRecord, RefState, TagKind,
 };
 
 /// CI repository used by the tables.
@@ -24,7 +26,13 @@ pub fn slugify(name: &str) -> String {
     let mapped: String = name
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(63)
         .collect();
     mapped.trim_matches('-').to_owned()
@@ -42,10 +50,18 @@ pub struct World {
 impl World {
     /// Project `g/app` with default branch `main`, no history, now = hour 1000.
     pub fn new() -> Self {
-        let project =
-            ProjectRecord { id: 1, path: "g/app".into(), default_branch: Some("main".into()), first_seen: h(0), last_event_at: h(0) };
+        let project = ProjectRecord {
+            id: 1,
+            path: "g/app".into(),
+            default_branch: Some("main".into()),
+            first_seen: h(0),
+            last_event_at: h(0),
+        };
         World {
-            state: ProjectState { project: Some(project), ..ProjectState::default() },
+            state: ProjectState {
+                project: Some(project),
+                ..ProjectState::default()
+            },
             snapshot: RegistrySnapshot::default(),
             protections: Protections::none(),
             policy: ProjectPolicy::default(),
@@ -85,7 +101,14 @@ impl World {
     }
 
     /// A pipeline on branch `ref_name` created at `created`, finished at `finished` if finished.
-    pub fn pipeline(&mut self, id: i64, ref_name: &str, status: PipelineStatus, created: i64, finished: i64) {
+    pub fn pipeline(
+        &mut self,
+        id: i64,
+        ref_name: &str,
+        status: PipelineStatus,
+        created: i64,
+        finished: i64,
+    ) {
         let done = status.is_finished();
         self.state.pipelines.push(PipelineRecord {
             project_id: 1,
@@ -119,7 +142,15 @@ impl World {
     }
 
     /// A record of `repository:tag` pushed by pipeline `pipeline` on `ref_name`, first seen at `seen`.
-    pub fn record(&mut self, repository: &str, tag: &str, kind: TagKind, pipeline: i64, ref_name: &str, seen: i64) {
+    pub fn record(
+        &mut self,
+        repository: &str,
+        tag: &str,
+        kind: TagKind,
+        pipeline: i64,
+        ref_name: &str,
+        seen: i64,
+    ) -> Recorded<'_> {
         let rule = if repository == APP { "prod" } else { "ci" };
         self.state.image_tags.push(ImageTagRecord {
             project_id: 1,
@@ -135,36 +166,58 @@ impl World {
             last_seen: h(seen),
             digest: None,
         });
+        Recorded { world: self }
     }
 
     /// `repository:tag` in the registry, on `digest`, created at `created` (None = unknown).
     pub fn listed(&mut self, repository: &str, tag: &str, digest: &str, created: Option<i64>) {
-        let info = TagInfo { digest: digest.into(), created: created.map(h) };
+        let info = TagInfo {
+            digest: digest.into(),
+            created: created.map(h),
+        };
         self.snapshot.insert(repository, tag, info);
     }
 
-    /// Records and lists `repository:tag` in one go (the common case).
-    pub fn pushed(&mut self, repository: &str, tag: &str, kind: TagKind, pipeline: i64, ref_name: &str, seen: i64, digest: &str) {
-        self.record(repository, tag, kind, pipeline, ref_name, seen);
-        self.listed(repository, tag, digest, Some(seen));
-    }
-
     /// A `ci-commit` tag of pipeline `pipeline` on `feat`, started an hour before `finished`.
-    pub fn commit(&mut self, tag: &str, pipeline: i64, status: PipelineStatus, finished: i64, digest: &str) {
+    pub fn commit(
+        &mut self,
+        tag: &str,
+        pipeline: i64,
+        status: PipelineStatus,
+        finished: i64,
+        digest: &str,
+    ) {
         self.pipeline(pipeline, "feat", status, finished - 1, finished);
-        self.pushed(CI, tag, TagKind::CiCommit, pipeline, "feat", finished - 1, digest);
+        self.record(CI, tag, TagKind::CiCommit, pipeline, "feat", finished - 1)
+            .listed_on(digest);
     }
 
     /// A `ci-branch` tag (the branch's slug) pushed by a successful pipeline on `branch` at `at`.
     pub fn branch_tag(&mut self, branch: &str, pipeline: i64, at: i64, digest: &str) {
         self.pipeline(pipeline, branch, PipelineStatus::Success, at, at);
-        self.pushed(CI, &slugify(branch), TagKind::CiBranch, pipeline, branch, at, digest);
+        self.record(
+            CI,
+            &slugify(branch),
+            TagKind::CiBranch,
+            pipeline,
+            branch,
+            at,
+        )
+        .listed_on(digest);
     }
 
     /// A `prod-commit` tag `prod-<pipeline>` pushed by a successful pipeline on `main`.
     pub fn prod_deploy(&mut self, pipeline: i64, at: i64, digest: &str) {
         self.pipeline(pipeline, "main", PipelineStatus::Success, at, at);
-        self.pushed(APP, &format!("prod-{pipeline}"), TagKind::ProdCommit, pipeline, "main", at, digest);
+        self.record(
+            APP,
+            &format!("prod-{pipeline}"),
+            TagKind::ProdCommit,
+            pipeline,
+            "main",
+            at,
+        )
+        .listed_on(digest);
     }
 
     /// Plans with the current inputs.
@@ -179,6 +232,24 @@ impl World {
     }
 }
 
+/// The record just added, which can also be put in the registry.
+pub struct Recorded<'w> {
+    world: &'w mut World,
+}
+
+impl Recorded<'_> {
+    /// Lists the recorded tag on `digest`, created when it was first seen.
+    pub fn listed_on(self, digest: &str) {
+        let record = self.world.state.image_tags.last().expect("just recorded");
+        let info = TagInfo {
+            digest: digest.into(),
+            created: Some(record.first_seen),
+        };
+        let (repository, tag) = (record.repository.clone(), record.tag.clone());
+        self.world.snapshot.insert(&repository, &tag, info);
+    }
+}
+
 /// A fake commit sha derived from a pipeline id.
 pub fn sha(pipeline: i64) -> String {
     format!("{pipeline:040x}")
@@ -186,7 +257,10 @@ pub fn sha(pipeline: i64) -> String {
 
 /// `(repository:tag, reason code)` of every kept tag, sorted.
 pub fn kept(plan: &Plan) -> Vec<(String, &'static str)> {
-    plan.kept.iter().map(|k| (format!("{}:{}", k.repository, k.tag), k.reason.code())).collect()
+    plan.kept
+        .iter()
+        .map(|k| (format!("{}:{}", k.repository, k.tag), k.reason.code()))
+        .collect()
 }
 
 /// One line per action: `untag repo:tag` or `delete repo@digest tag,tag`.
@@ -194,8 +268,15 @@ pub fn actions(plan: &Plan) -> Vec<String> {
     plan.actions
         .iter()
         .map(|action| match action {
-            Action::Untag { repository, tag, .. } => format!("untag {repository}:{tag}"),
-            Action::DeleteImage { repository, digest, tags, .. } => {
+            Action::Untag {
+                repository, tag, ..
+            } => format!("untag {repository}:{tag}"),
+            Action::DeleteImage {
+                repository,
+                digest,
+                tags,
+                ..
+            } => {
                 let tags: Vec<&str> = tags.iter().map(|t| t.tag.as_str()).collect();
                 format!("delete {repository}@{digest} {}", tags.join(","))
             }
@@ -220,14 +301,28 @@ pub fn run(cases: &[Case]) {
         let plan = world.plan();
         let got_actions = actions(&plan);
         let got_kept = kept(&plan);
-        let want_kept: Vec<(String, &str)> = case.kept.iter().map(|(t, c)| ((*t).to_owned(), *c)).collect();
+        let want_kept: Vec<(String, &str)> = case
+            .kept
+            .iter()
+            .map(|(t, c)| ((*t).to_owned(), *c))
+            .collect();
         if got_actions != case.actions || got_kept != want_kept {
-            let reasons: Vec<String> = plan.kept.iter().map(|k| format!("{}: {}", k.tag, k.reason)).collect();
+            let reasons: Vec<String> = plan
+                .kept
+                .iter()
+                .map(|k| format!("{}: {}", k.tag, k.reason))
+                .collect();
             failures.push(format!(
                 "{}:\n  actions {got_actions:?}\n     want {:?}\n  kept {got_kept:?}\n  want {want_kept:?}\n  {reasons:#?}",
                 case.name, case.actions
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
