@@ -30,7 +30,14 @@ fn main() {
     if let Some(pos) = args.iter().position(|a| a == "--child") {
         let tags: usize = args[pos + 1].parse().expect("--child TAGS");
         let per_project = args.iter().any(|a| a == "--per-project");
-        println!("{}", if per_project { run_per_project(tags) } else { run_whole(tags) });
+        println!(
+            "{}",
+            if per_project {
+                run_per_project(tags)
+            } else {
+                run_whole(tags)
+            }
+        );
         return;
     }
     let per_project = args.iter().any(|a| a == "--per-project");
@@ -38,9 +45,16 @@ fn main() {
     if sizes.is_empty() {
         sizes = vec![10_000, 100_000, 1_000_000];
     }
-    let mode = if per_project { "per project (one ProjectState per app, planned one after another)" } else { "whole (one ProjectState)" };
+    let mode = if per_project {
+        "per project (one ProjectState per app, planned one after another)"
+    } else {
+        "whole (one ProjectState)"
+    };
     println!("mode: {mode}");
-    let rows: Vec<HashMap<String, String>> = sizes.iter().map(|&tags| run_child(tags, per_project)).collect();
+    let rows: Vec<HashMap<String, String>> = sizes
+        .iter()
+        .map(|&tags| run_child(tags, per_project))
+        .collect();
     report(&rows);
 }
 
@@ -53,7 +67,11 @@ fn run_child(tags: usize, per_project: bool) -> HashMap<String, String> {
         command.arg("--per-project");
     }
     let output = command.output().expect("run child");
-    assert!(output.status.success(), "child failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let line = String::from_utf8(output.stdout).expect("utf-8");
     line.split_whitespace()
         .filter_map(|pair| pair.split_once('='))
@@ -62,19 +80,43 @@ fn run_child(tags: usize, per_project: bool) -> HashMap<String, String> {
 }
 
 fn report(rows: &[HashMap<String, String>]) {
-    let columns = ["tags", "repositories", "records", "build_ms", "plan_ms", "rss_input_mib", "peak_mib", "removed", "kept"];
+    let columns = [
+        "tags",
+        "repositories",
+        "records",
+        "build_ms",
+        "plan_ms",
+        "rss_input_mib",
+        "peak_mib",
+        "removed",
+        "kept",
+    ];
     println!("{}", columns.map(|c| format!("{c:>14}")).join(""));
     for row in rows {
-        println!("{}", columns.map(|c| format!("{:>14}", row.get(c).map_or("-", String::as_str))).join(""));
+        println!(
+            "{}",
+            columns
+                .map(|c| format!("{:>14}", row.get(c).map_or("-", String::as_str)))
+                .join("")
+        );
     }
     for pair in rows.windows(2) {
         let ratio = |key: &str| {
             let (a, b) = (num(&pair[0], key), num(&pair[1], key));
-            if a > 0.0 { format!("{:.1}x", b / a) } else { "-".into() }
+            if a > 0.0 {
+                format!("{:.1}x", b / a)
+            } else {
+                "-".into()
+            }
         };
         println!(
             "{} -> {} tags: tags {}, build {}, plan {}, peak {}",
-            pair[0]["tags"], pair[1]["tags"], ratio("tags"), ratio("build_ms"), ratio("plan_ms"), ratio("peak_mib")
+            pair[0]["tags"],
+            pair[1]["tags"],
+            ratio("tags"),
+            ratio("build_ms"),
+            ratio("plan_ms"),
+            ratio("peak_mib")
         );
     }
 }
@@ -92,7 +134,13 @@ fn run_whole(tags: usize) -> String {
     let rss_input = vm_kib("VmRSS");
     let (protections, policy) = (Protections::none(), ProjectPolicy::default());
     let started = Instant::now();
-    let result = plan(&PlanInput { state: &state, snapshot: &snapshot, protections: &protections, now: now(), policy: &policy });
+    let result = plan(&PlanInput {
+        state: &state,
+        snapshot: &snapshot,
+        protections: &protections,
+        now: now(),
+        policy: &policy,
+    });
     let planned = started.elapsed();
     format!(
         "tags={} repositories={} records={} build_ms={} plan_ms={} rss_input_mib={} peak_mib={} removed={} kept={}",
@@ -119,11 +167,24 @@ fn run_per_project(tags: usize) -> String {
         let (state, snapshot) = synthesize(app..app + 1);
         build += TimeDelta::from_std(started.elapsed()).unwrap();
         let started = Instant::now();
-        let result = plan(&PlanInput { state: &state, snapshot: &snapshot, protections: &protections, now: now(), policy: &policy });
+        let result = plan(&PlanInput {
+            state: &state,
+            snapshot: &snapshot,
+            protections: &protections,
+            now: now(),
+            policy: &policy,
+        });
         planned += TimeDelta::from_std(started.elapsed()).unwrap();
-        listed += snapshot.repositories.values().map(|r| r.tags.len()).sum::<usize>();
+        listed += snapshot
+            .repositories
+            .values()
+            .map(|r| r.tags.len())
+            .sum::<usize>();
         records += state.image_tags.len();
-        (removed, kept) = (removed + result.totals.tags_removed, kept + result.totals.tags_kept);
+        (removed, kept) = (
+            removed + result.totals.tags_removed,
+            kept + result.totals.tags_kept,
+        );
     }
     format!(
         "tags={listed} repositories={} records={records} build_ms={} plan_ms={} rss_input_mib=- peak_mib={} removed={removed} kept={kept}",
@@ -186,7 +247,9 @@ impl Synth {
     /// One app: branches in three states, commit pipelines, branch tags, prod deploys.
     fn app(&mut self, app: usize) {
         let (ci, prod) = (format!("g{app}/app-ci"), format!("g{app}/app"));
-        let branches: Vec<String> = (0..BRANCHES_PER_APP).map(|j| format!("feature/{app}-{j}")).collect();
+        let branches: Vec<String> = (0..BRANCHES_PER_APP)
+            .map(|j| format!("feature/{app}-{j}"))
+            .collect();
         for (j, name) in branches.iter().enumerate() {
             match j % 3 {
                 0 => self.branch(name, RefState::Deleted, Some(hours_ago(2_400))),
@@ -200,24 +263,56 @@ impl Synth {
         let mut last_commit_digest = vec![String::new(); BRANCHES_PER_APP];
         for k in 0..COMMITS_PER_APP {
             let j = k as usize % BRANCHES_PER_APP;
-            let status = if k == COMMITS_PER_APP - 1 { PipelineStatus::Running } else { PipelineStatus::Success };
+            let status = if k == COMMITS_PER_APP - 1 {
+                PipelineStatus::Running
+            } else {
+                PipelineStatus::Success
+            };
             let id = self.pipeline(&branches[j], status, COMMITS_PER_APP - k + 300);
             let digest = format!("sha256:{}", hex(id as u64, 64));
-            self.tag(&ci, &hex(id as u64, 40), TagKind::CiCommit, id, &branches[j], &digest);
+            self.tag(
+                &ci,
+                &hex(id as u64, 40),
+                TagKind::CiCommit,
+                id,
+                &branches[j],
+                &digest,
+            );
             last_commit_digest[j] = digest;
         }
         for (j, name) in branches.iter().enumerate() {
             let id = self.pipeline(name, PipelineStatus::Success, 300);
             let slug = name.replace('/', "-");
-            self.tag(&ci, &slug, TagKind::CiBranch, id, name, &last_commit_digest[j]);
+            self.tag(
+                &ci,
+                &slug,
+                TagKind::CiBranch,
+                id,
+                name,
+                &last_commit_digest[j],
+            );
         }
         for k in 0..DEPLOYS_PER_APP {
             let id = self.pipeline("main", PipelineStatus::Success, DEPLOYS_PER_APP - k + 10);
             let digest = format!("sha256:{}", hex(id as u64, 64));
-            self.tag(&prod, &format!("prod-{}", hex(id as u64, 40)), TagKind::ProdCommit, id, "main", &digest);
+            self.tag(
+                &prod,
+                &format!("prod-{}", hex(id as u64, 40)),
+                TagKind::ProdCommit,
+                id,
+                "main",
+                &digest,
+            );
             if k == DEPLOYS_PER_APP - 1 {
                 self.tag(&prod, "prod", TagKind::ProdCurrent, id, "main", &digest);
-                self.snapshot.insert(&prod, "latest", TagInfo { digest, created: Some(hours_ago(10)) });
+                self.snapshot.insert(
+                    &prod,
+                    "latest",
+                    TagInfo {
+                        digest,
+                        created: Some(hours_ago(10)),
+                    },
+                );
             }
         }
     }
@@ -255,7 +350,9 @@ impl Synth {
     fn pipeline(&mut self, ref_name: &str, status: PipelineStatus, age_hours: i64) -> i64 {
         self.next_pipeline += 1;
         let created = hours_ago(age_hours);
-        let finished = status.is_finished().then(|| created + TimeDelta::minutes(10));
+        let finished = status
+            .is_finished()
+            .then(|| created + TimeDelta::minutes(10));
         self.state.pipelines.push(PipelineRecord {
             project_id: 1,
             id: self.next_pipeline,
@@ -273,14 +370,32 @@ impl Synth {
         self.next_pipeline
     }
 
-    fn tag(&mut self, repository: &str, tag: &str, kind: TagKind, pipeline: i64, ref_name: &str, digest: &str) {
-        let seen = self.state.pipelines.last().and_then(|p| p.created_at).unwrap_or_else(now);
+    fn tag(
+        &mut self,
+        repository: &str,
+        tag: &str,
+        kind: TagKind,
+        pipeline: i64,
+        ref_name: &str,
+        digest: &str,
+    ) {
+        let seen = self
+            .state
+            .pipelines
+            .last()
+            .and_then(|p| p.created_at)
+            .unwrap_or_else(now);
         self.state.image_tags.push(ImageTagRecord {
             project_id: 1,
             repository: repository.into(),
             tag: tag.into(),
             kind,
-            rule: if repository.ends_with("-ci") { "ci" } else { "prod" }.into(),
+            rule: if repository.ends_with("-ci") {
+                "ci"
+            } else {
+                "prod"
+            }
+            .into(),
             ref_kind: RefKind::Branch,
             ref_name: ref_name.into(),
             sha: hex(pipeline as u64, 40),
@@ -289,8 +404,19 @@ impl Synth {
             last_seen: seen,
             digest: Some(digest.into()),
         });
-        let repo = self.snapshot.repositories.entry(repository.into()).or_default();
-        repo.sizes.insert(digest.into(), 50_000_000 + pipeline as u64);
-        repo.tags.insert(tag.into(), TagInfo { digest: digest.into(), created: Some(seen) });
+        let repo = self
+            .snapshot
+            .repositories
+            .entry(repository.into())
+            .or_default();
+        repo.sizes
+            .insert(digest.into(), 50_000_000 + pipeline as u64);
+        repo.tags.insert(
+            tag.into(),
+            TagInfo {
+                digest: digest.into(),
+                created: Some(seen),
+            },
+        );
     }
 }

@@ -26,11 +26,13 @@ pub(super) struct LastPipeline {
 
 /// Indexes over a `ProjectState`.
 pub(super) struct Index<'a> {
-    pub records: HashMap<(&'a str, &'a str), Vec<&'a ImageTagRecord>>,
+    /// Records by repository; split by tag per repository while planning it (see `tag_records`).
+    pub by_repository: HashMap<&'a str, Vec<&'a ImageTagRecord>>,
     pub repository_rule: HashMap<&'a str, RepositoryRule<'a>>,
     pub branches: HashMap<&'a str, &'a RefRecord>,
     pub live_slugs: HashMap<&'a str, Vec<&'a RefRecord>>,
-    pub pipelines: HashMap<i64, &'a PipelineRecord>,
+    /// Sorted by id: half the memory of a map at a million pipelines.
+    pipelines: Vec<&'a PipelineRecord>,
     pub last_branch_pipeline: HashMap<&'a str, LastPipeline>,
     pub merge_requests: HashMap<&'a str, Vec<&'a MergeRequestRecord>>,
     pub default_branch: Option<&'a str>,
@@ -47,10 +49,10 @@ impl<'a> Index<'a> {
                 .or_default()
                 .push(mr);
         }
-        let (records, repository_rule) = index_records(state);
+        let (by_repository, repository_rule) = index_records(state);
         let (pipelines, last_branch_pipeline) = index_pipelines(state);
         Index {
-            records,
+            by_repository,
             repository_rule,
             branches,
             live_slugs,
@@ -64,6 +66,25 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// The records of one repository by tag.
+    pub fn tag_records(&self, repository: &str) -> TagRecords<'a> {
+        let mut by_tag: TagRecords = HashMap::new();
+        for &record in self
+            .by_repository
+            .get(repository)
+            .map_or(&[][..], Vec::as_slice)
+        {
+            by_tag.entry(record.tag.as_str()).or_default().push(record);
+        }
+        by_tag
+    }
+
+    /// The pipeline with this id, if recorded.
+    pub fn pipeline(&self, id: i64) -> Option<&'a PipelineRecord> {
+        let found = self.pipelines.binary_search_by_key(&id, |p| p.id).ok()?;
+        Some(self.pipelines[found])
+    }
+
     /// The single image rule whose tags live in `repository`, if exactly one does.
     pub fn only_rule(&self, repository: &str) -> Option<&'a str> {
         match self.repository_rule.get(repository) {
@@ -73,18 +94,20 @@ impl<'a> Index<'a> {
     }
 }
 
+/// Records of one repository by tag.
+pub(super) type TagRecords<'a> = HashMap<&'a str, Vec<&'a ImageTagRecord>>;
+
 type RecordTables<'a> = (
-    HashMap<(&'a str, &'a str), Vec<&'a ImageTagRecord>>,
+    HashMap<&'a str, Vec<&'a ImageTagRecord>>,
     HashMap<&'a str, RepositoryRule<'a>>,
 );
 
 fn index_records(state: &ProjectState) -> RecordTables<'_> {
-    let mut records: HashMap<(&str, &str), Vec<&ImageTagRecord>> =
-        HashMap::with_capacity(state.image_tags.len());
+    let mut records: HashMap<&str, Vec<&ImageTagRecord>> = HashMap::new();
     let mut repository_rule: HashMap<&str, RepositoryRule> = HashMap::new();
     for record in &state.image_tags {
         records
-            .entry((record.repository.as_str(), record.tag.as_str()))
+            .entry(record.repository.as_str())
             .or_default()
             .push(record);
         repository_rule
@@ -124,16 +147,13 @@ fn index_branches(
     (branches, live_slugs)
 }
 
-type PipelineTables<'a> = (
-    HashMap<i64, &'a PipelineRecord>,
-    HashMap<&'a str, LastPipeline>,
-);
+type PipelineTables<'a> = (Vec<&'a PipelineRecord>, HashMap<&'a str, LastPipeline>);
 
 fn index_pipelines(state: &ProjectState) -> PipelineTables<'_> {
-    let mut pipelines = HashMap::with_capacity(state.pipelines.len());
+    let mut pipelines: Vec<&PipelineRecord> = state.pipelines.iter().collect();
+    pipelines.sort_by_key(|p| p.id);
     let mut last: HashMap<&str, LastPipeline> = HashMap::new();
     for pipeline in &state.pipelines {
-        pipelines.insert(pipeline.id, pipeline);
         if pipeline.tag {
             continue;
         }

@@ -53,13 +53,12 @@ fn plan_repository(
     actions: &mut Vec<Action>,
     kept: &mut Vec<Kept>,
 ) {
-    let facts = RepositoryFacts::new(repository, snapshot, ctx.index);
+    let records_by_tag = ctx.index.tag_records(repository);
+    let facts = RepositoryFacts::new(snapshot, &records_by_tag);
     let mut by_digest: HashMap<&str, DigestGroup> = HashMap::new();
     for (tag, info) in &snapshot.tags {
-        let records = ctx
-            .index
-            .records
-            .get(&(repository, tag.as_str()))
+        let records = records_by_tag
+            .get(tag.as_str())
             .map_or(&[][..], Vec::as_slice);
         let candidate = Candidate {
             repository,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::index::Index;
+use super::index::{Index, TagRecords};
 use super::reason::{DeleteReason, KeepReason};
 use super::settings::RetentionSettings;
 use super::snapshot::{RepositorySnapshot, TagInfo};
@@ -42,11 +42,11 @@ pub(super) struct RepositoryFacts<'a> {
 
 impl<'a> RepositoryFacts<'a> {
     /// Finds the current prod digests and ranks the other prod deploys by pipeline id.
-    pub fn new(repository: &'a str, snapshot: &'a RepositorySnapshot, index: &Index<'a>) -> Self {
+    pub fn new(snapshot: &'a RepositorySnapshot, records: &TagRecords<'a>) -> Self {
         let mut facts = RepositoryFacts::default();
         let mut deploys: Vec<(Reverse<i64>, &str)> = Vec::new();
         let tagged = snapshot.tags.iter().filter_map(|(tag, info)| {
-            let records = index.records.get(&(repository, tag.as_str()))?;
+            let records = records.get(tag.as_str())?;
             Some((tag.as_str(), info, records))
         });
         for (tag, info, records) in tagged {
@@ -210,8 +210,7 @@ fn finished_pipelines(
     let mut latest = DateTime::<Utc>::MIN_UTC;
     for &id in &ids {
         let pipeline = index
-            .pipelines
-            .get(&id)
+            .pipeline(id)
             .ok_or(KeepReason::PipelineUnknown { pipeline: id })?;
         if !pipeline.status.is_finished() {
             return Err(KeepReason::PipelineUnfinished {
