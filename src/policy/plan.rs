@@ -1,0 +1,170 @@
+//! Planning one project: judge every listed tag, group the deletable ones by digest into
+//! `DeleteImage` or `Untag` actions, keep everything in unlisted repositories, and hold back every
+//! deletion when cluster protection is unavailable. Pure: same input, same (sorted) plan.
+
+use std::collections::{HashMap, HashSet};
+
+use super::action::{Action, Kept, Plan, TagDeletion, Totals};
+use super::index::Index;
+use super::reason::KeepReason;
+use super::rules::{judge, Candidate, Context, RepositoryFacts};
+use super::snapshot::RepositorySnapshot;
+use super::PlanInput;
+
+/// Tags of one digest: the deletable ones, and whether any tag on it stays.
+#[derive(Default)]
+struct DigestGroup {
+    deletable: Vec<TagDeletion>,
+    has_kept: bool,
+}
+
+/// Plans the deletions for one project. See the module docs of [`crate::policy`].
+pub fn plan(input: &PlanInput) -> Plan {
+    let index = Index::new(input.state);
+    let ctx = Context {
+        input,
+        index: &index,
+    };
+    let mut actions = Vec::new();
+    let mut kept = Vec::new();
+    for (repository, snapshot) in &input.snapshot.repositories {
+        if !input.snapshot.unlisted.contains_key(repository) {
+            plan_repository(repository, snapshot, &ctx, &mut actions, &mut kept);
+        }
+    }
+    keep_unlisted(input, &mut kept);
+    if let Some(why) = input.protections.unavailable_reason() {
+        hold_back(why, std::mem::take(&mut actions), &mut kept);
+    }
+    actions.sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    kept.sort_unstable_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
+    let totals = Totals::count(&actions, &kept);
+    Plan {
+        actions,
+        kept,
+        totals,
+    }
+}
+
+fn plan_repository(
+    repository: &str,
+    snapshot: &RepositorySnapshot,
+    ctx: &Context,
+    actions: &mut Vec<Action>,
+    kept: &mut Vec<Kept>,
+) {
+    let records_by_tag = ctx.index.tag_records(repository);
+    let facts = RepositoryFacts::new(snapshot, &records_by_tag);
+    let mut by_digest: HashMap<&str, DigestGroup> = HashMap::new();
+    for (tag, info) in &snapshot.tags {
+        let records = records_by_tag
+            .get(tag.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        let candidate = Candidate {
+            repository,
+            tag,
+            info,
+            records,
+        };
+        let (rule, verdict) = judge(&candidate, ctx, &facts);
+        let group = by_digest.entry(info.digest.as_str()).or_default();
+        let rule = rule.map(str::to_owned);
+        match verdict {
+            Ok(reason) => group.deletable.push(TagDeletion {
+                tag: tag.clone(),
+                rule,
+                reason,
+            }),
+            Err(reason) => {
+                group.has_kept = true;
+                let digest = Some(info.digest.clone());
+                kept.push(Kept {
+                    repository: repository.to_owned(),
+                    tag: tag.clone(),
+                    digest,
+                    rule,
+                    reason,
+                });
+            }
+        }
+    }
+    for (digest, mut group) in by_digest {
+        if group.deletable.is_empty() {
+            continue;
+        }
+        let repository = repository.to_owned();
+        if group.has_kept {
+            actions.extend(group.deletable.into_iter().map(|t| Action::Untag {
+                repository: repository.clone(),
+                tag: t.tag,
+                digest: digest.to_owned(),
+                rule: t.rule,
+                reason: t.reason,
+            }));
+        } else {
+            group.deletable.sort_unstable_by(|a, b| a.tag.cmp(&b.tag));
+            let size = snapshot.sizes.get(digest).copied();
+            actions.push(Action::DeleteImage {
+                repository,
+                digest: digest.to_owned(),
+                size,
+                tags: group.deletable,
+            });
+        }
+    }
+}
+
+/// Every recorded tag of a repository that could not be listed is kept, with the listing error.
+fn keep_unlisted(input: &PlanInput, kept: &mut Vec<Kept>) {
+    let unlisted = &input.snapshot.unlisted;
+    if unlisted.is_empty() {
+        return;
+    }
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    for record in &input.state.image_tags {
+        let Some(why) = unlisted.get(&record.repository) else {
+            continue;
+        };
+        if !seen.insert((&record.repository, &record.tag)) {
+            continue;
+        }
+        kept.push(Kept {
+            repository: record.repository.clone(),
+            tag: record.tag.clone(),
+            digest: record.digest.clone(),
+            rule: Some(record.rule.clone()),
+            reason: KeepReason::RepositoryUnlisted { why: why.clone() },
+        });
+    }
+}
+
+/// Cluster protection is configured but unreadable: every planned deletion becomes a keep.
+fn hold_back(why: &str, actions: Vec<Action>, kept: &mut Vec<Kept>) {
+    for action in actions {
+        let (repository, digest, tags) = match action {
+            Action::Untag {
+                repository,
+                tag,
+                digest,
+                rule,
+                reason,
+            } => (repository, digest, vec![TagDeletion { tag, rule, reason }]),
+            Action::DeleteImage {
+                repository,
+                digest,
+                tags,
+                ..
+            } => (repository, digest, tags),
+        };
+        kept.extend(tags.into_iter().map(|t| Kept {
+            repository: repository.clone(),
+            tag: t.tag,
+            digest: Some(digest.clone()),
+            rule: t.rule,
+            reason: KeepReason::ProtectionUnavailable {
+                why: why.to_owned(),
+                otherwise: t.reason,
+            },
+        }));
+    }
+}
