@@ -1,4 +1,4 @@
-//! Command line: `serve`, `migrate`, `check-config`. Parses arguments, loads config, hands off; the
+//! Command line: `serve`, `migrate`, `check-config`, `plan`, `run`, `registry`. Parses arguments, loads config, hands off; the
 //! work itself lives in the library modules.
 
 use std::path::PathBuf;
@@ -7,9 +7,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, LogFormat};
+use crate::config::{ClusterProtection, Config, LogFormat};
+use crate::gc::protect::{NoClusterProtection, ProtectionSource};
+use crate::gc::{self, Gc, SystemClock, Trigger};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::registry::{self, cli::RegistryArgs, cli::RegistryCommand};
 use crate::store::Store;
 use crate::telemetry;
 
@@ -44,6 +47,31 @@ pub enum Command {
     Migrate,
     /// Validate the configuration and print the effective values (secrets redacted).
     CheckConfig,
+    /// Show what a garbage-collection run would do now, with the reason for every tag. Changes nothing.
+    Plan {
+        /// Only this project (path or id).
+        #[arg(long)]
+        project: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run garbage collection. Deletes only when the configuration says `gc.dry_run = false`.
+    Run {
+        /// Run once and exit (the daemon runs on its schedule instead).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Force a dry run whatever the configuration says.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Talk to a registry directly: list, resolve and remove tags (like regctl).
+    Registry {
+        #[command(flatten)]
+        args: RegistryArgs,
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
 }
 
 /// Runs the parsed command.
@@ -65,7 +93,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::Plan { project, json } => {
+            let (gc, _store) = open_gc(config).await?;
+            let plans = gc.plan(project.as_deref()).await?;
+            if json {
+                let (ok, errors): (Vec<_>, Vec<_>) = plans.into_iter().partition(Result::is_ok);
+                let ok: Vec<_> = ok.into_iter().filter_map(Result::ok).collect();
+                let errors: Vec<String> = errors
+                    .into_iter()
+                    .filter_map(|e| e.err().map(|e| e.to_string()))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "plans": ok, "errors": errors })
+                    )?
+                );
+            } else {
+                print!("{}", gc::report::render(&plans));
+            }
+            Ok(())
+        }
+        Command::Run { once: _, dry_run } => {
+            let (gc, store) = open_gc(config).await?;
+            let run = gc.run(Trigger::Cli, dry_run.then_some(true)).await?;
+            println!("{}", serde_json::to_string_pretty(&run)?);
+            store.close().await;
+            Ok(())
+        }
+        Command::Registry { args, command } => {
+            let settings = if args.url.is_some() {
+                args.settings()?
+            } else {
+                match config.registries.as_slice() {
+                    [one] => one.clone(),
+                    [] => anyhow::bail!("no registry: pass --url or configure [[registries]]"),
+                    _ => anyhow::bail!("several [[registries]] configured: pass --url to pick one"),
+                }
+            };
+            registry::cli::run(command, settings).await
+        }
     }
+}
+
+/// The collector as configured, over a migrated store.
+async fn open_gc(config: Config) -> anyhow::Result<(Gc, Store)> {
+    let store = open_store(&config).await?;
+    let gc = build_gc(Arc::new(config), store.clone(), Metrics::new())?;
+    Ok((gc, store))
+}
+
+fn build_gc(config: Arc<Config>, store: Store, metrics: Metrics) -> anyhow::Result<Gc> {
+    let protection: Arc<dyn ProtectionSource> = match config.gc.cluster_protection {
+        ClusterProtection::None => Arc::new(NoClusterProtection),
+    };
+    Gc::new(config, store, protection, Arc::new(SystemClock), metrics)
+        .context("cannot set up registry clients")
 }
 
 /// Connects and migrates.
@@ -96,12 +179,29 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         projects = config.projects.len(),
         "registry-gc serving"
     );
+    let config = Arc::new(config);
+    let metrics = Metrics::new();
+    let gc = build_gc(config.clone(), store.clone(), metrics.clone())?;
+    let mut scheduler = if config.gc.schedule.trim().is_empty() {
+        tracing::warn!("gc.schedule is empty: garbage collection runs only when triggered");
+        None
+    } else {
+        let scheduler = gc::schedule::start(gc.clone(), &config.gc.schedule)
+            .await
+            .context("cannot start the schedule")?;
+        tracing::info!(schedule = %config.gc.schedule, dry_run = config.gc.dry_run, "garbage collection scheduled");
+        Some(scheduler)
+    };
     let state = AppState {
-        config: Arc::new(config),
+        config,
         store: store.clone(),
-        metrics: Metrics::new(),
+        metrics,
+        gc,
     };
     http::serve(listener, state).await?;
+    if let Some(scheduler) = scheduler.as_mut() {
+        let _ = scheduler.shutdown().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod gc;
 pub mod http;
 pub mod metrics;
 pub mod policy;

@@ -1,7 +1,9 @@
 //! Prometheus metrics: one registry, one typed struct, registered once under the `registry_gc_`
 //! prefix. Label values are from small fixed sets; never a token, URL or payload value.
 
-use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use crate::gc::summary::{Outcome, RunSummary};
 
 /// Every metric registry-gc exports.
 #[derive(Clone)]
@@ -11,6 +13,18 @@ pub struct Metrics {
     pub webhook_deliveries: IntCounterVec,
     /// 1 when the last readiness check reached the database.
     pub database_up: IntGauge,
+    /// Garbage-collection runs by final status.
+    pub gc_runs: IntCounterVec,
+    /// Tags handled by runs, by rule and outcome (`removed`, `dry-run`, `skipped`, `failed`, `deferred`).
+    pub gc_tags: IntCounterVec,
+    /// Times a run deleted nothing in some scope, by reason (`registry_unreachable`, …).
+    pub gc_refusals: IntCounterVec,
+    /// Bytes the last run's image deletions left unreferenced.
+    pub gc_last_bytes_unreferenced: IntGauge,
+    /// Duration of the last run, seconds.
+    pub gc_last_duration_seconds: Gauge,
+    /// Unix time the last run finished.
+    pub gc_last_run_timestamp_seconds: IntGauge,
 }
 
 /// Event label values; anything else is counted as `other`.
@@ -20,29 +34,67 @@ impl Metrics {
     pub fn new() -> Self {
         let registry =
             Registry::new_custom(Some("registry_gc".into()), None).expect("static prefix is valid");
-        let webhook_deliveries = IntCounterVec::new(
-            Opts::new(
-                "webhook_deliveries_total",
-                "GitLab webhook deliveries by event and outcome",
-            ),
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("static definition");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("registered once");
+            c
+        };
+        let webhook_deliveries = counter(
+            "webhook_deliveries_total",
+            "GitLab webhook deliveries by event and outcome",
             &["event", "outcome"],
-        )
-        .expect("static metric definition");
-        let database_up = IntGauge::new(
+        );
+        let gc_runs = counter(
+            "gc_runs_total",
+            "Garbage-collection runs by status",
+            &["status"],
+        );
+        let gc_tags = counter(
+            "gc_tags_total",
+            "Tags handled by garbage-collection runs, by rule and outcome",
+            &["rule", "outcome"],
+        );
+        let gc_refusals = counter(
+            "gc_refusals_total",
+            "Scopes where a run deleted nothing, by reason",
+            &["reason"],
+        );
+        let int_gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("static definition");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("registered once");
+            g
+        };
+        let database_up = int_gauge(
             "database_up",
             "1 when the database answered the last readiness check",
-        )
-        .expect("static metric definition");
+        );
+        let gc_last_bytes_unreferenced = int_gauge(
+            "gc_last_bytes_unreferenced",
+            "Bytes the last run left unreferenced",
+        );
+        let gc_last_run_timestamp_seconds = int_gauge(
+            "gc_last_run_timestamp_seconds",
+            "Unix time the last run finished",
+        );
+        let gc_last_duration_seconds =
+            Gauge::new("gc_last_duration_seconds", "Duration of the last run").expect("static");
         registry
-            .register(Box::new(webhook_deliveries.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(database_up.clone()))
+            .register(Box::new(gc_last_duration_seconds.clone()))
             .expect("registered once");
         Metrics {
             registry,
             webhook_deliveries,
             database_up,
+            gc_runs,
+            gc_tags,
+            gc_refusals,
+            gc_last_bytes_unreferenced,
+            gc_last_duration_seconds,
+            gc_last_run_timestamp_seconds,
         }
     }
 
@@ -56,6 +108,24 @@ impl Metrics {
         self.webhook_deliveries
             .with_label_values(&[event, outcome])
             .inc();
+    }
+
+    /// Records a finished run.
+    pub fn gc_run(&self, status: &str, summary: &RunSummary) {
+        self.gc_runs.with_label_values(&[status]).inc();
+        for (rule, outcomes) in &summary.by_rule {
+            for (outcome, n) in outcomes {
+                self.gc_tags
+                    .with_label_values(&[rule.as_str(), Outcome::as_str(*outcome)])
+                    .inc_by(*n as u64);
+            }
+        }
+        self.gc_last_bytes_unreferenced
+            .set(summary.bytes_unreferenced as i64);
+        self.gc_last_duration_seconds
+            .set(summary.duration_ms as f64 / 1000.0);
+        self.gc_last_run_timestamp_seconds
+            .set(chrono::Utc::now().timestamp());
     }
 
     /// The text exposition format.

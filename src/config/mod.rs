@@ -1,6 +1,7 @@
 //! Configuration: a TOML file, then `REGISTRY_GC__SECTION__KEY` environment overrides, then
 //! validation with messages naming the bad key. Never writes files; never prints secrets.
 
+mod gc;
 mod project;
 mod secret;
 pub mod template;
@@ -12,6 +13,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::policy::{ProjectPolicy, RetentionSettings};
+use crate::registry::RegistrySettings;
+
+pub use gc::{ClusterProtection, GcConfig};
 pub use project::{ImageRule, ProjectConfig};
 pub use secret::Secret;
 
@@ -25,6 +30,11 @@ pub struct Config {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub gc: GcConfig,
+    /// Registries to read and delete from, matched to projects by host.
+    #[serde(default)]
+    pub registries: Vec<RegistrySettings>,
     #[serde(default)]
     pub projects: Vec<ProjectConfig>,
 }
@@ -203,6 +213,12 @@ impl Config {
             }
         }
         check_unique_projects(&self.projects, &mut errors);
+        self.gc.validate(&mut errors);
+        for (i, registry) in self.registries.iter().enumerate() {
+            if let Err(e) = registry.validate() {
+                errors.push(format!("registries[{i}]: {e}"));
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -216,6 +232,28 @@ impl Config {
             .iter()
             .find(|p| p.id.is_some() && p.matches(id, path))
             .or_else(|| self.projects.iter().find(|p| p.matches(id, path)))
+    }
+
+    /// Retention settings for a project: built-in defaults, then `gc.retention`, then the project's
+    /// `retention`, then each image rule's (and each repository's for untracked tags).
+    pub fn project_policy(&self, project: &ProjectConfig) -> ProjectPolicy {
+        let global = self.gc.retention.apply(&RetentionSettings::default());
+        let default = project.retention.apply(&global);
+        let per_rule = project
+            .images
+            .iter()
+            .map(|r| (r.name.clone(), r.retention.apply(&default)))
+            .collect();
+        let per_repository = project
+            .repository_retention
+            .iter()
+            .map(|(repo, o)| (repo.clone(), o.apply(&default)))
+            .collect();
+        ProjectPolicy {
+            default,
+            per_rule,
+            per_repository,
+        }
     }
 
     /// The effective configuration as TOML, secrets redacted.

@@ -1,11 +1,14 @@
 //! Per-project configuration: which GitLab project, its webhook tokens, and the image rules that say
 //! which tags its pipelines push.
 
+use std::collections::BTreeMap;
+
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::template::{ImageRef, ImageTemplate, Vars};
 use super::Secret;
+use crate::policy::RetentionOverrides;
 use crate::store::model::TagKind;
 
 /// One GitLab project registry-gc looks after.
@@ -27,6 +30,12 @@ pub struct ProjectConfig {
     /// Which tags a pipeline pushes.
     #[serde(default)]
     pub images: Vec<ImageRule>,
+    /// Retention overrides for this project (over `gc.retention`).
+    #[serde(default)]
+    pub retention: RetentionOverrides,
+    /// Retention overrides for untracked tags, per repository path (`group/app-ci`).
+    #[serde(default)]
+    pub repository_retention: BTreeMap<String, RetentionOverrides>,
 }
 
 /// An image rule: a template for one tag a pipeline pushes, and the kind of that tag.
@@ -42,6 +51,9 @@ pub struct ImageRule {
     /// every ref. `$CI_DEFAULT_BRANCH` inside a pattern stands for the project's default branch.
     #[serde(default)]
     pub refs: Vec<String>,
+    /// Retention overrides for the tags of this rule (over the project's).
+    #[serde(default)]
+    pub retention: RetentionOverrides,
     /// Compiled `refs`, filled by validation.
     #[serde(skip)]
     pub(crate) ref_patterns: Vec<RefPattern>,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod error;
+pub mod gc;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::gc::Gc;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use error::ApiError;
@@ -27,6 +29,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub metrics: Metrics,
+    pub gc: Gc,
 }
 
 /// The whole application's routes.
@@ -34,6 +37,9 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/projects", get(api::projects))
         .route("/api/v1/projects/{*rest}", get(api::project_resource))
+        .route("/api/v1/plan", get(gc::plan))
+        .route("/api/v1/gc/runs", get(gc::runs).post(gc::trigger))
+        .route("/api/v1/gc/runs/{id}", get(gc::run))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route(

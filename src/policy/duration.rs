@@ -113,6 +113,17 @@ pub mod humane_or_never {
 pub mod override_or_never {
     use super::*;
 
+    /// Writes a set override (`"never"` or the humane form); unset fields are skipped by the caller.
+    pub fn serialize<S: Serializer>(
+        value: &Option<Option<TimeDelta>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => humane_or_never::serialize(inner, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
     /// Reads the humane form, or `"never"`, wrapped as "present".
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
@@ -125,6 +136,17 @@ pub mod override_or_never {
 /// `#[serde(with = "duration::optional")]` for an override field: absent or a humane duration.
 pub mod optional {
     use super::*;
+
+    /// Writes a set duration; unset fields are skipped by the caller.
+    pub fn serialize<S: Serializer>(
+        value: &Option<TimeDelta>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(delta) => humane::serialize(delta, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
 
     /// Reads a present humane duration.
     pub fn deserialize<'de, D: Deserializer<'de>>(

@@ -147,29 +147,35 @@ impl Default for RetentionSettings {
 /// extra_keep_patterns = ["^release-"]
 /// untracked_max_age = "30d"   # or "never"
 /// ```
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionOverrides {
     /// See [`RetentionSettings::ci_commit_grace`].
-    #[serde(deserialize_with = "duration::optional::deserialize")]
+    #[serde(with = "duration::optional", skip_serializing_if = "Option::is_none")]
     pub ci_commit_grace: Option<TimeDelta>,
     /// See [`RetentionSettings::branch_grace`].
-    #[serde(deserialize_with = "duration::optional::deserialize")]
+    #[serde(with = "duration::optional", skip_serializing_if = "Option::is_none")]
     pub branch_grace: Option<TimeDelta>,
     /// See [`RetentionSettings::stale_branch_after`].
-    #[serde(deserialize_with = "duration::optional::deserialize")]
+    #[serde(with = "duration::optional", skip_serializing_if = "Option::is_none")]
     pub stale_branch_after: Option<TimeDelta>,
     /// See [`RetentionSettings::keep_prod`].
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_prod: Option<usize>,
     /// Replaces the inherited keep patterns.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_patterns: Option<KeepPatterns>,
     /// Added after the (inherited or replaced) keep patterns.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_keep_patterns: Option<KeepPatterns>,
     /// See [`RetentionSettings::min_age`].
-    #[serde(deserialize_with = "duration::optional::deserialize")]
+    #[serde(with = "duration::optional", skip_serializing_if = "Option::is_none")]
     pub min_age: Option<TimeDelta>,
     /// `Some(None)` ("never") switches an inherited max age off.
-    #[serde(deserialize_with = "duration::override_or_never::deserialize")]
+    #[serde(
+        with = "duration::override_or_never",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub untracked_max_age: Option<Option<TimeDelta>>,
 }
 

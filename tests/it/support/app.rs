@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use chrono::Utc;
 use registry_gc::config::Config;
+use registry_gc::gc::protect::NoClusterProtection;
+use registry_gc::gc::{Gc, ManualClock};
 use registry_gc::http::{router, AppState};
 use registry_gc::metrics::Metrics;
 use registry_gc::store::Store;
@@ -57,6 +60,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub store: Store,
     pub db: TestDb,
+    pub gc: Gc,
+    pub clock: Arc<ManualClock>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -73,10 +78,23 @@ impl TestApp {
         config.database = db.config.clone();
         let store = Store::connect(&config.database).await.expect("connect");
         store.migrate().await.expect("migrate");
+        let config = Arc::new(config);
+        let metrics = Metrics::new();
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let protection = Arc::new(NoClusterProtection);
+        let gc = Gc::new(
+            config.clone(),
+            store.clone(),
+            protection,
+            clock.clone(),
+            metrics.clone(),
+        )
+        .expect("registry clients");
         let state = AppState {
-            config: Arc::new(config),
+            config,
             store: store.clone(),
-            metrics: Metrics::new(),
+            metrics,
+            gc: gc.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -95,6 +113,8 @@ impl TestApp {
             http: reqwest::Client::new(),
             store,
             db,
+            gc,
+            clock,
             shutdown: Some(tx),
         }
     }

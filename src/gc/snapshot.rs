@@ -1,0 +1,98 @@
+//! Reads the registry for planning: every tag of the project's repositories and the digest each
+//! points at (HEAD with all manifest types). A repository that cannot be read is marked unlisted,
+//! so the plan keeps everything in it.
+
+use futures::stream::{self, StreamExt};
+
+use crate::policy::{Action, RegistrySnapshot, TagInfo};
+use crate::registry::{Digest, RegistryClient};
+
+/// Lists and resolves `repositories`, `concurrency` requests at a time per repository.
+pub async fn read(
+    client: &RegistryClient,
+    repositories: &[String],
+    concurrency: usize,
+) -> RegistrySnapshot {
+    let mut snapshot = RegistrySnapshot::default();
+    for repo in repositories {
+        match read_repository(client, repo, concurrency).await {
+            Ok(tags) => {
+                let entry = snapshot.repositories.entry(repo.clone()).or_default();
+                for (tag, digest) in tags {
+                    entry.tags.insert(
+                        tag,
+                        TagInfo {
+                            digest: digest.to_string(),
+                            created: None,
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(repository = %repo, error = %e, "cannot read repository; everything in it is kept");
+                snapshot.mark_unlisted(repo, &format!("registry could not be read: {e}"));
+            }
+        }
+    }
+    snapshot
+}
+
+async fn read_repository(
+    client: &RegistryClient,
+    repo: &str,
+    concurrency: usize,
+) -> Result<Vec<(String, Digest)>, crate::registry::RegistryError> {
+    let tags = client.list_tags(repo).await?;
+    let resolved: Vec<_> = stream::iter(tags)
+        .map(|tag| async move { client.resolve(repo, &tag).await.map(|d| (tag, d)) })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(resolved.len());
+    for result in resolved {
+        // A tag deleted between listing and resolving simply is not there.
+        if let (tag, Some(digest)) = result? {
+            out.push((tag, digest));
+        }
+    }
+    Ok(out)
+}
+
+/// Fills in the size of every image the plan deletes (one manifest read each), for the totals.
+pub async fn size_deleted_images(
+    client: &RegistryClient,
+    actions: &mut [Action],
+    concurrency: usize,
+) {
+    let wanted: Vec<(usize, String, String)> = actions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a {
+            Action::DeleteImage {
+                repository,
+                digest,
+                size: None,
+                ..
+            } => Some((i, repository.clone(), digest.clone())),
+            _ => None,
+        })
+        .collect();
+    let sizes: Vec<(usize, Option<u64>)> = stream::iter(wanted)
+        .map(|(i, repo, digest)| async move {
+            let size = client
+                .summarize(&repo, &digest, false)
+                .await
+                .ok()
+                .flatten()
+                .map(|s| s.bytes);
+            (i, size)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (i, found) in sizes {
+        if let Action::DeleteImage { size, .. } = &mut actions[i] {
+            *size = found;
+        }
+    }
+}
