@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod daemon;
+mod e2e;
 mod journal;
 mod registry;
 mod store;
