@@ -13,7 +13,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use registry_gc::policy::{plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo};
+use registry_gc::policy::{
+    plan, Plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo,
+};
 use registry_gc::store::model::{
     ImageTagRecord, MergeRequestRecord, MrState, PipelineRecord, PipelineStatus, ProjectRecord,
     ProjectState, RefKind, RefRecord, RefState, TagKind,
@@ -132,16 +134,7 @@ fn run_whole(tags: usize) -> String {
     let (state, snapshot) = synthesize(0..apps);
     let build = started.elapsed();
     let rss_input = vm_kib("VmRSS");
-    let (protections, policy) = (Protections::none(), ProjectPolicy::default());
-    let started = Instant::now();
-    let result = plan(&PlanInput {
-        state: &state,
-        snapshot: &snapshot,
-        protections: &protections,
-        now: now(),
-        policy: &policy,
-    });
-    let planned = started.elapsed();
+    let (planned, result) = timed_plan(&state, &snapshot);
     format!(
         "tags={} repositories={} records={} build_ms={} plan_ms={} rss_input_mib={} peak_mib={} removed={} kept={}",
         snapshot.repositories.values().map(|r| r.tags.len()).sum::<usize>(),
@@ -159,22 +152,14 @@ fn run_whole(tags: usize) -> String {
 /// One small `ProjectState` per app, built and planned one after the other (daemon shape).
 fn run_per_project(tags: usize) -> String {
     let apps = tags.div_ceil(TAGS_PER_APP);
-    let (protections, policy) = (Protections::none(), ProjectPolicy::default());
     let (mut build, mut planned) = (TimeDelta::zero(), TimeDelta::zero());
     let (mut listed, mut records, mut removed, mut kept) = (0, 0, 0, 0);
     for app in 0..apps {
         let started = Instant::now();
         let (state, snapshot) = synthesize(app..app + 1);
         build += TimeDelta::from_std(started.elapsed()).unwrap();
-        let started = Instant::now();
-        let result = plan(&PlanInput {
-            state: &state,
-            snapshot: &snapshot,
-            protections: &protections,
-            now: now(),
-            policy: &policy,
-        });
-        planned += TimeDelta::from_std(started.elapsed()).unwrap();
+        let (took, result) = timed_plan(&state, &snapshot);
+        planned += TimeDelta::from_std(took).unwrap();
         listed += snapshot
             .repositories
             .values()
@@ -193,6 +178,21 @@ fn run_per_project(tags: usize) -> String {
         planned.num_milliseconds(),
         vm_kib("VmHWM") / 1024,
     )
+}
+
+/// Plans with default settings and no cluster protection; returns the wall time taken.
+fn timed_plan(state: &ProjectState, snapshot: &RegistrySnapshot) -> (std::time::Duration, Plan) {
+    let (protections, policy) = (Protections::none(), ProjectPolicy::default());
+    let started = Instant::now();
+    let input = PlanInput {
+        state,
+        snapshot,
+        protections: &protections,
+        now: now(),
+        policy: &policy,
+    };
+    let result = plan(&input);
+    (started.elapsed(), result)
 }
 
 /// A field of `/proc/self/status` in KiB (0 where unavailable).

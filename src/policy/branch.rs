@@ -19,9 +19,14 @@ pub(super) fn judge(
     index: &Index,
     now: DateTime<Utc>,
 ) -> Verdict {
-    if let Some(record) = records.iter().find(|r| r.ref_kind == RefKind::Tag) {
+    let git_tag = records
+        .iter()
+        .filter(|r| r.ref_kind == RefKind::Tag)
+        .map(|r| &r.ref_name)
+        .min();
+    if let Some(git_tag) = git_tag {
         return Err(KeepReason::NotABranch {
-            git_tag: record.ref_name.clone(),
+            git_tag: git_tag.clone(),
         });
     }
     let mut names: Vec<&str> = records.iter().map(|r| r.ref_name.as_str()).collect();

@@ -2,7 +2,8 @@
 //! `DeleteImage` or `Untag` actions, keep everything in unlisted repositories, and hold back every
 //! deletion when cluster protection is unavailable. Pure: same input, same (sorted) plan.
 
-use std::collections::{HashMap, HashSet};
+// Fx hashing: internal tables only, keyed by strings and ids from our own input (no DoS concern).
+use rustc_hash::FxHashMap as HashMap;
 
 use super::action::{Action, Kept, Plan, TagDeletion, Totals};
 use super::index::Index;
@@ -25,19 +26,35 @@ pub fn plan(input: &PlanInput) -> Plan {
         input,
         index: &index,
     };
-    let mut actions = Vec::new();
-    let mut kept = Vec::new();
-    for (repository, snapshot) in &input.snapshot.repositories {
-        if !input.snapshot.unlisted.contains_key(repository) {
-            plan_repository(repository, snapshot, &ctx, &mut actions, &mut kept);
+    let snapshot = input.snapshot;
+    let mut repositories: Vec<&String> = snapshot
+        .repositories
+        .keys()
+        .chain(snapshot.unlisted.keys())
+        .collect();
+    repositories.sort_unstable();
+    repositories.dedup();
+    let (mut actions, mut kept) = (Vec::new(), Vec::new());
+    // Repository by repository, each sorted on its own: small sorts stay in cache.
+    for repository in repositories {
+        let mut repo = Outcome::default();
+        match (
+            snapshot.unlisted.get(repository),
+            snapshot.repositories.get(repository),
+        ) {
+            (Some(why), _) => keep_unlisted(repository, why, &index, &mut repo.kept),
+            (None, Some(listed)) => plan_repository(repository, listed, &ctx, &mut repo),
+            (None, None) => continue, // not reachable: the list is built from both maps
         }
+        if let Some(why) = input.protections.unavailable_reason() {
+            hold_back(why, std::mem::take(&mut repo.actions), &mut repo.kept);
+        }
+        repo.actions
+            .sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        repo.kept.sort_unstable_by(|a, b| a.tag.cmp(&b.tag));
+        actions.append(&mut repo.actions);
+        kept.append(&mut repo.kept);
     }
-    keep_unlisted(input, &mut kept);
-    if let Some(why) = input.protections.unavailable_reason() {
-        hold_back(why, std::mem::take(&mut actions), &mut kept);
-    }
-    actions.sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    kept.sort_unstable_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
     let totals = Totals::count(&actions, &kept);
     Plan {
         actions,
@@ -46,16 +63,22 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
 }
 
+/// The actions and kept tags of one repository.
+#[derive(Default)]
+struct Outcome {
+    actions: Vec<Action>,
+    kept: Vec<Kept>,
+}
+
 fn plan_repository(
     repository: &str,
     snapshot: &RepositorySnapshot,
     ctx: &Context,
-    actions: &mut Vec<Action>,
-    kept: &mut Vec<Kept>,
+    Outcome { actions, kept }: &mut Outcome,
 ) {
     let records_by_tag = ctx.index.tag_records(repository);
     let facts = RepositoryFacts::new(snapshot, &records_by_tag);
-    let mut by_digest: HashMap<&str, DigestGroup> = HashMap::new();
+    let mut by_digest: HashMap<&str, DigestGroup> = HashMap::default();
     for (tag, info) in &snapshot.tags {
         let records = records_by_tag
             .get(tag.as_str())
@@ -115,25 +138,25 @@ fn plan_repository(
 }
 
 /// Every recorded tag of a repository that could not be listed is kept, with the listing error.
-fn keep_unlisted(input: &PlanInput, kept: &mut Vec<Kept>) {
-    let unlisted = &input.snapshot.unlisted;
-    if unlisted.is_empty() {
-        return;
-    }
-    let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    for record in &input.state.image_tags {
-        let Some(why) = unlisted.get(&record.repository) else {
-            continue;
-        };
-        if !seen.insert((&record.repository, &record.tag)) {
-            continue;
-        }
+fn keep_unlisted(repository: &str, why: &str, index: &Index, kept: &mut Vec<Kept>) {
+    // Sorted so that, of several records of one tag, the choice does not depend on input order.
+    let mut records: Vec<_> = index
+        .by_repository
+        .get(repository)
+        .map_or(&[][..], Vec::as_slice)
+        .to_vec();
+    records
+        .sort_unstable_by(|a, b| (&a.tag, &a.rule, &a.digest).cmp(&(&b.tag, &b.rule, &b.digest)));
+    records.dedup_by(|a, b| a.tag == b.tag);
+    for record in records {
         kept.push(Kept {
             repository: record.repository.clone(),
             tag: record.tag.clone(),
             digest: record.digest.clone(),
             rule: Some(record.rule.clone()),
-            reason: KeepReason::RepositoryUnlisted { why: why.clone() },
+            reason: KeepReason::RepositoryUnlisted {
+                why: why.to_owned(),
+            },
         });
     }
 }

@@ -3,7 +3,8 @@
 //! Each returns a [`Verdict`]; grouping tags into registry actions is `plan`'s job. No I/O.
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
+// Fx hashing: internal tables only, keyed by strings and ids from our own input (no DoS concern).
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -90,6 +91,12 @@ pub(super) fn judge<'a>(
             .policy
             .for_untracked(c.repository, ctx.index.only_rule(c.repository));
         return (None, judge_with(c, settings, ctx, facts));
+    }
+    let only = c.records[0].rule.as_str();
+    if c.records.iter().all(|r| r.rule == only) {
+        // The common case, without allocating.
+        let settings = ctx.input.policy.for_rule(only);
+        return (Some(only), judge_with(c, settings, ctx, facts));
     }
     let mut rules: Vec<&str> = c.records.iter().map(|r| r.rule.as_str()).collect();
     rules.sort_unstable();
