@@ -144,7 +144,7 @@ fn merge_requests_done(
                 merge_request: mr.iid,
             }));
         };
-        if newest.map_or(true, |(seen, seen_mr)| (at, mr.iid) > (seen, seen_mr.iid)) {
+        if newest.is_none_or(|(seen, seen_mr)| (at, mr.iid) > (seen, seen_mr.iid)) {
             newest = Some((at, mr));
         }
     }
