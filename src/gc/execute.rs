@@ -2,7 +2,7 @@
 //! journal again. Every destructive step re-checks the planned digest (the registry client's
 //! skip-if-moved). Nothing clever here: the plan decided, this only carries it out and records.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
@@ -75,7 +75,13 @@ impl Repository<'_> {
                 }
             }
         }
-        self.delete_images(deletes, &mut summary).await?;
+        let known: HashSet<&str> = siblings
+            .iter()
+            .map(String::as_str)
+            .chain(deletes.iter().map(|e| e.tag.as_str()))
+            .collect();
+        let newcomers = self.new_tags(&deletes, &known).await;
+        self.delete_images(deletes, newcomers, &mut summary).await?;
         Ok(summary)
     }
 
@@ -294,10 +300,38 @@ impl Repository<'_> {
         }
     }
 
-    /// Images whose every tag goes: one DELETE by digest after re-checking every tag.
+    /// Tags that appeared since planning, by the digest they point at: a digest delete would take
+    /// them down too. `Err` when the repository cannot be re-read (then no image is deleted).
+    async fn new_tags(
+        &self,
+        deletes: &[JournalEntry],
+        known: &HashSet<&str>,
+    ) -> Result<HashMap<String, Vec<String>>, String> {
+        let mut found: HashMap<String, Vec<String>> = HashMap::new();
+        if deletes.is_empty() {
+            return Ok(found);
+        }
+        let listed = self
+            .client
+            .list_tags(self.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        for tag in listed.into_iter().filter(|t| !known.contains(t.as_str())) {
+            match self.client.resolve(self.name, &tag).await {
+                Ok(Some(digest)) => found.entry(digest.to_string()).or_default().push(tag),
+                Ok(None) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Images whose every tag goes: one DELETE by digest after re-checking every tag, unless a tag
+    /// that appeared since planning points at the image.
     async fn delete_images(
         &self,
         entries: Vec<JournalEntry>,
+        newcomers: Result<HashMap<String, Vec<String>>, String>,
         summary: &mut RunSummary,
     ) -> Result<(), StoreError> {
         let mut by_digest: HashMap<String, Vec<JournalEntry>> = HashMap::new();
@@ -310,6 +344,26 @@ impl Repository<'_> {
         for (digest, group) in by_digest {
             let tags: Vec<String> = group.iter().map(|e| e.tag.clone()).collect();
             let ids: Vec<i64> = group.iter().map(|e| e.id).collect();
+            let blocker = match &newcomers {
+                Ok(map) => map
+                    .get(&digest)
+                    .map(|t| format!("not deleted, tagged since planning as {}", t.join(", "))),
+                Err(e) => Some(format!(
+                    "not deleted, the repository could not be re-read: {e}"
+                )),
+            };
+            if let Some(detail) = blocker {
+                tracing::info!(repository = self.name, %digest, %detail, "image kept");
+                self.update(
+                    &ids,
+                    JournalUpdate::new(JournalState::Skipped, Utc::now()).detail(detail),
+                )
+                .await?;
+                for e in &group {
+                    summary.count(&e.rule, Outcome::Skipped, 1);
+                }
+                continue;
+            }
             let result = match Digest::parse(&digest) {
                 Ok(d) => self.client.delete_image(self.name, &d, &tags).await,
                 Err(e) => Err(e),
