@@ -210,8 +210,32 @@ impl Gc {
             .into_iter()
             .collect();
         let concurrency = self.inner.config.gc.registry_concurrency;
-        let snapshot = snapshot::read(client, &repositories, concurrency).await;
+        let mut snapshot = snapshot::read(client, &repositories, concurrency).await;
         let policy = self.inner.config.project_policy(target.config);
+        let recorded: HashSet<(&str, &str)> = state
+            .image_tags
+            .iter()
+            .map(|t| (t.repository.as_str(), t.tag.as_str()))
+            .collect();
+        // Same settings lookup as the policy: the repository's, else its only rule's, else default.
+        let may_expire = |repo: &str| {
+            let rules: BTreeSet<&str> = state
+                .image_tags
+                .iter()
+                .filter(|t| t.repository == repo)
+                .map(|t| t.rule.as_str())
+                .collect();
+            let only_rule = if rules.len() == 1 {
+                rules.first().copied()
+            } else {
+                None
+            };
+            policy
+                .for_untracked(repo, only_rule)
+                .untracked_max_age
+                .is_some()
+        };
+        snapshot::date_untracked(client, &mut snapshot, &recorded, may_expire, concurrency).await;
         let now = self.inner.clock.now();
         let mut plan = policy::plan(&PlanInput {
             state: &state,

@@ -2,6 +2,9 @@
 //! points at (HEAD with all manifest types). A repository that cannot be read is marked unlisted,
 //! so the plan keeps everything in it.
 
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 
 use crate::policy::{Action, RegistrySnapshot, TagInfo};
@@ -56,6 +59,46 @@ async fn read_repository(
         }
     }
     Ok(out)
+}
+
+/// Reads the creation time of untracked tags (no webhook record) in repositories where an age rule
+/// could delete them (`wanted(repository)`); one manifest and one config read each.
+pub async fn date_untracked(
+    client: &RegistryClient,
+    snapshot: &mut RegistrySnapshot,
+    recorded: &HashSet<(&str, &str)>,
+    wanted: impl Fn(&str) -> bool,
+    concurrency: usize,
+) {
+    let todo: Vec<(String, String)> = snapshot
+        .repositories
+        .iter()
+        .filter(|(repo, _)| wanted(repo))
+        .flat_map(|(repo, r)| r.tags.keys().map(move |t| (repo.clone(), t.clone())))
+        .filter(|(repo, tag)| !recorded.contains(&(repo.as_str(), tag.as_str())))
+        .collect();
+    let dated: Vec<(String, String, Option<DateTime<Utc>>)> = stream::iter(todo)
+        .map(|(repo, tag)| async move {
+            let created = client
+                .summarize(&repo, &tag, true)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|s| s.created);
+            (repo, tag, created)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (repo, tag, created) in dated {
+        if let Some(info) = snapshot
+            .repositories
+            .get_mut(&repo)
+            .and_then(|r| r.tags.get_mut(&tag))
+        {
+            info.created = created;
+        }
+    }
 }
 
 /// Fills in the size of every image the plan deletes (one manifest read each), for the totals.

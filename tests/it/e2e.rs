@@ -20,6 +20,11 @@ const CI: &str = "group/app/app-ci";
 const PROD: &str = "group/app/app";
 
 fn config(registry: &TestRegistry) -> String {
+    config_with(registry, "")
+}
+
+/// The project's configuration; `project_extra` is appended to the `[[projects]]` table.
+fn config_with(registry: &TestRegistry, project_extra: &str) -> String {
     let host = registry.url().trim_start_matches("http://").to_owned();
     format!(
         r#"
@@ -38,6 +43,7 @@ path = "group/app"
 id = 42
 webhook_tokens = ["s3cret-webhook-token"]
 registry = "{host}"
+{project_extra}
 
 [[projects.images]]
 name = "ci-commit"
@@ -321,5 +327,78 @@ both_backends! {
         let again = app.gc.run(Trigger::Cli, None).await.unwrap();
         assert_eq!(summary(&again).total(Outcome::Removed), 0, "{:?}", again.summary);
         assert_eq!(tags(&client).await, after);
+    }
+}
+
+async fn deploy_once(world: &World<'_>) {
+    world
+        .hook(
+            "Push Hook",
+            gitlab::push("main", &zeros(), &sha(0, 1), &[sha(0, 1)]),
+        )
+        .await;
+    let tags = [
+        (CI, sha(0, 1)),
+        (CI, "main".to_owned()),
+        (PROD, format!("prod-{}", sha(0, 1))),
+        (PROD, "prod".to_owned()),
+    ];
+    world
+        .pipeline(601, "main", &sha(0, 1), "success", None, &tags)
+        .await;
+}
+
+both_backends! {
+    async fn untracked_tags_expire_only_where_configured(backend: Backend) {
+        let registry = TestRegistry::start().await;
+        let extra = r#"repository_retention = { "group/app/app-ci" = { untracked_max_age = "30d" } }"#;
+        let app = TestApp::spawn_with(backend, &config_with(&registry, extra)).await;
+        let world = World { app: &app, registry: &registry };
+        deploy_once(&world).await;
+        // Pushed by hand, never seen by a webhook; the test images say they were built in 2024.
+        let old = TestImage::random(Format::Oci, 1, 256);
+        registry.push_image(CI, "manual-build", &old).await;
+        registry.push_image(PROD, "manual-build", &old).await;
+        app.clock.set(Utc::now() + TimeDelta::days(3));
+
+        let run = app.gc.run(Trigger::Cli, None).await.unwrap();
+        assert_eq!(run.status, RunStatus::Finished, "{:?}", run.summary);
+        let left = tags(&registry.client()).await;
+        assert!(!names(&left, CI).contains("manual-build"), "expired untracked tag kept: {left:?}");
+        assert!(names(&left, PROD).contains("manual-build"), "untracked tag without an age rule deleted");
+        assert!(names(&left, CI).contains("main") && names(&left, PROD).contains("prod"));
+    }
+
+    async fn api_runs_and_refusals(backend: Backend) {
+        let mut registry = TestRegistry::start().await;
+        let app = TestApp::spawn_with(backend, &config(&registry)).await;
+        let world = World { app: &app, registry: &registry };
+        deploy_once(&world).await;
+        app.clock.set(Utc::now() + TimeDelta::days(3));
+
+        let url = app.url("/api/v1/gc/runs");
+        let body = serde_json::json!({ "dry_run": true, "wait": true });
+        assert_eq!(app.http.post(&url).json(&body).send().await.unwrap().status(), 401);
+        let response = app.http.post(&url).bearer_auth(crate::support::app::ADMIN).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let run: Value = response.json().await.unwrap();
+        assert_eq!((run["dry_run"].as_bool(), run["status"].as_str()), (Some(true), Some("finished")), "{run}");
+        let detail = app.api(&format!("/api/v1/gc/runs/{}", run["id"])).await;
+        let journal = detail["journal"].as_array().unwrap();
+        assert!(!journal.is_empty() && journal.iter().all(|e| e["state"] == "dry-run"), "{detail}");
+        assert!(journal.iter().all(|e| e["reason"].as_str().is_some_and(|r| !r.is_empty())));
+
+        // Registry down: the run deletes nothing, says why, and counts the refusal.
+        registry.stop();
+        let refused = app.gc.run(Trigger::Cli, None).await.unwrap();
+        assert_eq!(refused.status, RunStatus::Refused);
+        assert!(refused.error.as_deref().unwrap_or_default().contains("unreachable"), "{:?}", refused.error);
+        assert_eq!(summary(&refused).total(Outcome::Removed), 0);
+        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains(r#"registry_gc_gc_refusals_total{reason="registry_unreachable"} 1"#), "{metrics}");
+        assert!(metrics.contains(r#"registry_gc_gc_runs_total{status="refused"} 1"#), "{metrics}");
+        registry.restart().await;
+        let tags_after = tags(&registry.client()).await;
+        assert_eq!(tags_after.len(), 4, "nothing was deleted: {tags_after:?}");
     }
 }
