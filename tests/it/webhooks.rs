@@ -192,3 +192,24 @@ both_backends! {
         assert_eq!(app.store.transitions(42, 301).await.unwrap().len(), 2);
     }
 }
+
+both_backends! {
+    async fn system_hooks_use_the_system_token(backend: Backend) {
+        let toml = crate::support::app::PROJECT_TOML
+            .replace("[server]\n", "[server]\nsystem_hook_tokens = [\"system-hook-secret\"]\n");
+        let app = TestApp::spawn_with(backend, &toml).await;
+        let body = gitlab::push("topic", &zeros(), &sha(4), &[sha(4)]);
+        let response = app
+            .http
+            .post(app.url("/webhooks/gitlab"))
+            .header("X-Gitlab-Event", "System Hook")
+            .header("X-Gitlab-Token", "system-hook-secret")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let refs = app.api("/api/v1/projects/group/app/refs").await["refs"].clone();
+        assert_eq!(refs[0]["name"], "topic");
+    }
+}
