@@ -11,7 +11,7 @@ use registry_gc::registry::{Digest, Format, RegistryClient};
 use registry_gc::store::model::RunStatus;
 use serde_json::Value;
 
-use crate::support::app::TestApp;
+use crate::support::app::{project_toml, TestApp};
 use crate::support::db::both_backends;
 use crate::support::gitlab::{self, zeros};
 use crate::support::registry::{TestImage, TestRegistry};
@@ -23,51 +23,13 @@ fn config(registry: &TestRegistry) -> String {
     config_with(registry, "")
 }
 
-/// The project's configuration; `project_extra` is appended to the `[[projects]]` table.
+/// The test project on `registry`, deleting for real; `project_extra` goes into its table.
 fn config_with(registry: &TestRegistry, project_extra: &str) -> String {
     let host = registry.url().trim_start_matches("http://").to_owned();
+    let project = project_toml(&host, project_extra);
     format!(
-        r#"
-[server]
-admin_token = "admin-token-for-tests"
-
-[gc]
-dry_run = false
-schedule = ""
-
-[[registries]]
-url = "{url}"
-
-[[projects]]
-path = "group/app"
-id = 42
-webhook_tokens = ["s3cret-webhook-token"]
-registry = "{host}"
-{project_extra}
-
-[[projects.images]]
-name = "ci-commit"
-kind = "ci-commit"
-image = "$CI_REGISTRY_IMAGE/app-ci:$CI_COMMIT_SHA"
-
-[[projects.images]]
-name = "ci-branch"
-kind = "ci-branch"
-image = "$CI_REGISTRY_IMAGE/app-ci:$CI_COMMIT_REF_SLUG"
-
-[[projects.images]]
-name = "prod-commit"
-kind = "prod-commit"
-image = "$CI_REGISTRY_IMAGE/app:prod-$CI_COMMIT_SHA"
-refs = ["^$CI_DEFAULT_BRANCH$"]
-
-[[projects.images]]
-name = "prod"
-kind = "prod-current"
-image = "$CI_REGISTRY_IMAGE/app:prod"
-refs = ["^$CI_DEFAULT_BRANCH$"]
-"#,
-        url = registry.url()
+        "{project}\n[gc]\ndry_run = false\nschedule = \"\"\n\n[[registries]]\nurl = \"{}\"\n",
+        registry.url()
     )
 }
 

@@ -137,6 +137,7 @@ both_backends! {
         assert_eq!(pipelines_of_sha3, vec![203, 204, 205]);
 
         let prod = app.api("/api/v1/projects/group%2Fapp/tags?kind=prod-commit").await["tags"].clone();
+        assert_eq!(strings(&prod, "repository"), vec!["group/app/app"]);
         assert_eq!(strings(&prod, "tag"), vec![format!("prod-{}", sha(9))]);
         let release = app.api("/api/v1/projects/group/app/tags?ref=v1.2.0").await["tags"].clone();
         assert_eq!(strings(&release, "ref_kind"), vec!["tag"]);
@@ -195,7 +196,7 @@ both_backends! {
 
 both_backends! {
     async fn system_hooks_use_the_system_token(backend: Backend) {
-        let toml = crate::support::app::PROJECT_TOML
+        let toml = crate::support::app::project_toml("registry.example.com", "")
             .replace("[server]\n", "[server]\nsystem_hook_tokens = [\"system-hook-secret\"]\n");
         let app = TestApp::spawn_with(backend, &toml).await;
         let body = gitlab::push("topic", &zeros(), &sha(4), &[sha(4)]);

@@ -21,22 +21,7 @@ pub fn h(hours: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + TimeDelta::hours(hours)
 }
 
-/// `CI_COMMIT_REF_SLUG` (protocol facts §1.9), for building ref records.
-pub fn slugify(name: &str) -> String {
-    let mapped: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(63)
-        .collect();
-    mapped.trim_matches('-').to_owned()
-}
+pub use crate::webhook::slug::slugify;
 
 /// A planner input under construction.
 pub struct World {

@@ -20,8 +20,11 @@ pub const TOKEN: &str = "s3cret-webhook-token";
 /// Admin token of the read API.
 pub const ADMIN: &str = "admin-token-for-tests";
 
-/// Project `group/app` (id 42) with the four image rules of the product description.
-pub const PROJECT_TOML: &str = r#"
+/// Project `group/app` (id 42) on registry `host` with the four image rules of the product
+/// description; `project_extra` goes into the project's table. Append further tables after it.
+pub fn project_toml(host: &str, project_extra: &str) -> String {
+    format!(
+        r#"
 [server]
 body_limit_bytes = 65536
 admin_token = "admin-token-for-tests"
@@ -30,7 +33,8 @@ admin_token = "admin-token-for-tests"
 path = "group/app"
 id = 42
 webhook_tokens = ["old-token-being-rotated", "s3cret-webhook-token"]
-registry = "registry.example.com"
+registry = "{host}"
+{project_extra}
 
 [[projects.images]]
 name = "ci-commit"
@@ -45,15 +49,17 @@ image = "$CI_REGISTRY_IMAGE/app-ci:$CI_COMMIT_REF_SLUG"
 [[projects.images]]
 name = "prod-commit"
 kind = "prod-commit"
-image = "registry.example.com/group/app:prod-$CI_COMMIT_SHA"
+image = "$CI_REGISTRY_IMAGE/app:prod-$CI_COMMIT_SHA"
 refs = ["^$CI_DEFAULT_BRANCH$"]
 
 [[projects.images]]
 name = "prod"
 kind = "prod-current"
-image = "registry.example.com/group/app:prod"
+image = "$CI_REGISTRY_IMAGE/app:prod"
 refs = ["^$CI_DEFAULT_BRANCH$"]
-"#;
+"#
+    )
+}
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -66,9 +72,9 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts the server with `PROJECT_TOML` on a fresh database of `backend`.
+    /// Starts the server with `project_toml` on a fresh database of `backend`.
     pub async fn spawn(backend: Backend) -> TestApp {
-        Self::spawn_with(backend, PROJECT_TOML).await
+        Self::spawn_with(backend, &project_toml("registry.example.com", "")).await
     }
 
     pub async fn spawn_with(backend: Backend, toml: &str) -> TestApp {
