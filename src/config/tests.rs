@@ -98,4 +98,7 @@ fn example_config_is_valid() {
     let text = std::fs::read_to_string(path).unwrap();
     let config = Config::from_toml(&text).unwrap();
     assert!(!config.projects.is_empty());
+    assert!(config.gc.dry_run, "the example must not delete");
+    let image_default = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/registry-gc.toml");
+    Config::from_toml(&std::fs::read_to_string(image_default).unwrap()).unwrap();
 }
