@@ -17,6 +17,7 @@ struct Opts {
     images: usize,
     concurrency: usize,
     sample: usize,
+    bare_first: bool,
 }
 
 fn opts() -> Opts {
@@ -27,8 +28,13 @@ fn opts() -> Opts {
         images: 25,
         concurrency: 8,
         sample: 200,
+        bare_first: false,
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--bare-first") {
+        o.bare_first = true;
+        args.remove(i);
+    }
     for pair in args.chunks(2) {
         let v = pair.get(1).cloned().unwrap_or_default();
         let n = || v.parse::<usize>().expect("number");
@@ -178,8 +184,13 @@ async fn run_bare(
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut set = JoinSet::new();
-    for (s, (_, body)) in seeded.iter().zip(&dummies) {
-        for (tag, _) in &s.remove {
+    // Interleave repositories (tag j of every repository in turn), as the batch client's
+    // concurrent per-repository batches do, so ordering does not favour either side.
+    for j in 0..seeded.iter().map(|s| s.remove.len()).max().unwrap_or(0) {
+        for (s, (_, body)) in seeded.iter().zip(&dummies) {
+            let Some((tag, _)) = s.remove.get(j) else {
+                continue;
+            };
             let url = format!("{base}/v2/{}/manifests/{tag}", s.repo);
             let (http, sem, count, body) = (http.clone(), sem.clone(), count.clone(), body.clone());
             set.spawn(async move {
@@ -277,9 +288,16 @@ async fn main() {
     let bare_repos = seed_all(&client, "bare", &o, o.repos).await;
     let old_repo = seed_all(&client, "old", &o, 1).await.remove(0);
 
+    let mut bare = None;
+    if o.bare_first {
+        bare = Some(run_bare(&client, &o.url, &bare_repos, o.concurrency).await);
+    }
     let (t_new, req_new, removed) = run_new(&client, &new_repos).await;
     check(&client, &new_repos).await;
-    let (t_bare, req_bare) = run_bare(&client, &o.url, &bare_repos, o.concurrency).await;
+    let (t_bare, req_bare) = match bare {
+        Some(b) => b,
+        None => run_bare(&client, &o.url, &bare_repos, o.concurrency).await,
+    };
     check(&client, &bare_repos).await;
     let sample = o.sample.min(o.tags);
     let t_old = run_old(&o.url, &old_repo, sample).await;

@@ -59,6 +59,9 @@ pub struct RemovalReport {
     pub siblings_checked: usize,
     /// Other tags that disappeared during the batch (should be empty; someone else may have deleted them).
     pub siblings_missing: Vec<String>,
+    /// Siblings given to [`RegistryClient::remove_tags_verified`] that no longer resolve to the
+    /// digest the caller saw (`None`: gone). Empty for [`RegistryClient::remove_tags`].
+    pub siblings_changed: Vec<(String, Option<Digest>)>,
     /// HTTP requests this client made during the call (includes concurrent calls on the same client).
     pub requests: u64,
 }
@@ -129,8 +132,27 @@ impl RegistryClient {
             tags: results,
             siblings_checked: check.siblings_present,
             siblings_missing: check.siblings_missing,
+            siblings_changed: Vec::new(),
             requests: self.requests_made() - start,
         })
+    }
+
+    /// [`Self::remove_tags`], then a HEAD of each sibling in `siblings` (tag, digest the caller saw
+    /// before the batch): those that no longer resolve to it are listed in `siblings_changed`.
+    pub async fn remove_tags_verified(
+        &self,
+        repo: &str,
+        tags: &[(String, Digest)],
+        siblings: &[(String, Digest)],
+    ) -> Result<RemovalReport, RegistryError> {
+        let mut report = self.remove_tags(repo, tags).await?;
+        let start = self.requests_made();
+        report.siblings_changed = self.verify_digests(repo, siblings).await?;
+        report.requests += self.requests_made() - start;
+        if !report.siblings_changed.is_empty() {
+            tracing::warn!(repo, changed = ?report.siblings_changed, "kept tags changed during removal");
+        }
+        Ok(report)
     }
 
     /// Strategy 1: per tag, re-resolve then DELETE by tag.

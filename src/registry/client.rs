@@ -40,6 +40,15 @@ impl std::fmt::Debug for RegistryClient {
     }
 }
 
+/// Connection errors and 5xx: worth another try.
+fn is_transient(e: &RegistryError) -> bool {
+    match e {
+        RegistryError::Transport { .. } => true,
+        RegistryError::Status { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
 /// `repository:<repo>:<actions>` scope string.
 pub(crate) fn repo_scope(repo: &str, actions: &str) -> Vec<String> {
     vec![format!("repository:{repo}:{actions}")]
@@ -116,30 +125,54 @@ impl RegistryClient {
         if let Some(c) = self.inner.challenge.lock().expect("challenge lock").clone() {
             return Ok(c);
         }
-        let url = self.url("/v2/")?;
-        self.count_request();
-        let resp =
-            self.inner
-                .http
-                .get(url)
-                .send()
-                .await
-                .map_err(|source| RegistryError::Transport {
-                    method: "GET".into(),
-                    path: "/v2/".into(),
-                    source,
-                })?;
-        let header = resp
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok());
-        let challenge = match challenge_from_header(header) {
-            Some((c, _)) if resp.status() == 401 => c,
-            _ => Challenge::Anonymous,
+        let retries = self.inner.settings.retries;
+        let mut attempt = 0;
+        // Bounded by `retries`: connection errors and 5xx are retried, anything else decides.
+        let challenge = loop {
+            match self.challenge_once().await {
+                Ok(c) => break c,
+                Err(e) if attempt < retries && is_transient(&e) => {
+                    tokio::time::sleep(super::transport::backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
         };
         tracing::debug!(?challenge, "registry auth scheme");
         *self.inner.challenge.lock().expect("challenge lock") = Some(challenge.clone());
         Ok(challenge)
+    }
+
+    /// One anonymous `GET /v2/`: 200 means anonymous, 401 names the scheme.
+    async fn challenge_once(&self) -> Result<Challenge, RegistryError> {
+        let err = |status: u16| RegistryError::Status {
+            status,
+            method: "GET".into(),
+            path: "/v2/".into(),
+            code: None,
+            message: "the registry API root answered neither 200 nor 401".into(),
+        };
+        self.count_request();
+        let resp = self
+            .inner
+            .http
+            .get(self.url("/v2/")?)
+            .send()
+            .await
+            .map_err(|source| RegistryError::Transport {
+                method: "GET".into(),
+                path: "/v2/".into(),
+                source: source.without_url(),
+            })?;
+        let header = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok());
+        match resp.status().as_u16() {
+            401 => Ok(challenge_from_header(header).map_or(Challenge::Anonymous, |c| c.0)),
+            s if (200..300).contains(&s) => Ok(Challenge::Anonymous),
+            s => Err(err(s)),
+        }
     }
 
     /// Records a challenge seen on a 401 (the registry may switch realms).

@@ -89,7 +89,7 @@ impl Reply {
 }
 
 /// Exponential backoff with jitter: 100 ms · 2^attempt (max 5 s) plus up to half of that again.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
     Duration::from_millis(base + rand::random_range(0..=base / 2))
 }

@@ -1,6 +1,8 @@
 //! Registry client tests against a real docker-registry process (distribution 2.8).
 
 mod auth;
+mod dummy_failure;
+mod fake;
 mod native;
 mod read;
 mod remove;

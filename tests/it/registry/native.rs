@@ -1,24 +1,20 @@
 //! Strategy 1 (native tag delete) and GitLab's 401 refusals, against a small fake registry front:
 //! distribution 2.8 has neither, so these behaviours cannot be shown with the real process.
 
+use super::fake::{head_answer, list_answer, serve, tags_on, Tags};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use registry_gc::registry::{Digest, RegistryClient, RegistrySettings, Strategy, TagOutcome};
-use std::collections::BTreeMap;
+use registry_gc::registry::{Digest, Strategy, TagOutcome};
 use std::sync::{Arc, Mutex};
 
-#[derive(Default)]
 struct Fake {
-    tags: Mutex<BTreeMap<String, Digest>>,
+    tags: Tags,
     deletes: Mutex<Vec<String>>,
 }
 
 async fn head(State(f): State<Arc<Fake>>, Path(reference): Path<String>) -> Response {
-    match f.tags.lock().unwrap().get(&reference) {
-        Some(d) => ([("docker-content-digest", d.to_string())], "").into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    head_answer(&f.tags, &reference)
 }
 
 async fn delete(State(f): State<Arc<Fake>>, Path(reference): Path<String>) -> Response {
@@ -38,36 +34,32 @@ async fn delete(State(f): State<Arc<Fake>>, Path(reference): Path<String>) -> Re
 }
 
 async fn list(State(f): State<Arc<Fake>>) -> Response {
-    let tags: Vec<String> = f.tags.lock().unwrap().keys().cloned().collect();
-    axum::Json(serde_json::json!({ "name": "fake", "tags": tags })).into_response()
+    list_answer(&f.tags, "fake")
 }
 
 #[tokio::test]
 async fn native_tag_delete_and_protected_tag_is_reported_not_retried() {
     let x = Digest::of(b"image x");
-    let fake = Arc::new(Fake::default());
-    for t in ["a", "b", "protected", "keep"] {
-        fake.tags.lock().unwrap().insert(t.into(), x.clone());
-    }
+    let fake = Arc::new(Fake {
+        tags: tags_on(&x, &["a", "b", "protected", "keep"]),
+        deletes: Mutex::default(),
+    });
     let app = axum::Router::new()
-        .route("/v2/", axum::routing::get(|| async { "{}" }))
         .route("/v2/fake/tags/list", axum::routing::get(list))
         .route(
             "/v2/fake/manifests/{reference}",
             axum::routing::head(head).delete(delete),
         )
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = RegistryClient::new(RegistrySettings::new(url.parse().unwrap())).unwrap();
+    let server = serve(app).await;
+    let client = server.client(3);
 
     let plan = [
         ("a".to_string(), x.clone()),
         ("protected".to_string(), x.clone()),
     ];
     let report = client.remove_tags("fake", &plan).await.unwrap();
-    server.abort();
+    drop(server);
 
     assert_eq!(report.strategy, Strategy::NativeTagDelete);
     assert_eq!(report.tags[0].outcome, TagOutcome::Removed);

@@ -4,7 +4,7 @@ use super::{tag_existing, tags};
 use crate::support::registry::{TestImage, TestRegistry};
 use axum::extract::{Path, Query};
 use axum::http::header::LINK;
-use registry_gc::registry::{Format, RegistryClient, RegistrySettings, TagOutcome};
+use registry_gc::registry::{Format, TagOutcome};
 use std::collections::HashMap;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,7 +24,7 @@ async fn lists_more_than_250_tags() {
 }
 
 /// A registry front that pages tags like distribution 3 (relative `Link`, `n`/`last`).
-async fn paging_registry(total: usize) -> (String, tokio::task::JoinHandle<()>) {
+async fn paging_registry(total: usize) -> super::fake::Served {
     async fn list(
         Path(repo): Path<String>,
         Query(q): Query<HashMap<String, String>>,
@@ -51,23 +51,16 @@ async fn paging_registry(total: usize) -> (String, tokio::task::JoinHandle<()>) 
     }
     static TOTAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     TOTAL.store(total, std::sync::atomic::Ordering::Relaxed);
-    let app = axum::Router::new()
-        .route("/v2/", axum::routing::get(|| async { "{}" }))
-        .route("/v2/{repo}/tags/list", axum::routing::get(list));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    (
-        url,
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }),
-    )
+    let app = axum::Router::new().route("/v2/{repo}/tags/list", axum::routing::get(list));
+    super::fake::serve(app).await
 }
 
 #[tokio::test]
 async fn follows_relative_link_pages() {
-    let (url, server) = paging_registry(257).await;
-    let client = RegistryClient::new(RegistrySettings::new(url.parse().unwrap())).unwrap();
+    let server = paging_registry(257).await;
+    let client = server.client(0);
     let listed = client.list_tags("paged").await.unwrap();
-    server.abort();
+    drop(server);
     assert_eq!(listed.len(), 257);
     assert_eq!(listed.first().map(String::as_str), Some("t0000"));
     assert_eq!(listed.last().map(String::as_str), Some("t0256"));

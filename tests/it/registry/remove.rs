@@ -20,10 +20,20 @@ async fn sibling_tags_on_one_digest_survive() {
         .push_image("app", "other", &TestImage::random(Format::Oci, 1, 512))
         .await;
 
+    let siblings = [
+        ("main".to_string(), x.clone()),
+        ("feature-b".into(), x.clone()),
+        ("other".into(), y.clone()),
+    ];
     let report = client
-        .remove_tags("app", &[("feature-a".into(), x.clone())])
+        .remove_tags_verified("app", &[("feature-a".into(), x.clone())], &siblings)
         .await
         .unwrap();
+    assert!(
+        report.siblings_changed.is_empty(),
+        "{:?}",
+        report.siblings_changed
+    );
 
     assert_eq!(report.strategy, Strategy::SharedDummy);
     assert_eq!(report.tags[0].outcome, TagOutcome::Removed);
@@ -79,6 +89,12 @@ async fn tag_repushed_after_planning_is_skipped() {
         client.resolve("svc", "dev").await.unwrap(),
         Some(new.clone())
     );
+
+    let changed = client
+        .verify_digests("svc", &[("dev".into(), old.clone())])
+        .await
+        .unwrap();
+    assert_eq!(changed, vec![("dev".to_string(), Some(new.clone()))]);
 
     // The journaled step API says the same.
     let dummy = client.prepare_dummy("svc").await.unwrap();

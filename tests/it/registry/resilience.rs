@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use registry_gc::registry::{RegistryClient, RegistryError, RegistrySettings};
+use registry_gc::registry::RegistryError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -44,15 +44,12 @@ async fn post(State(c): State<Arc<Calls>>) -> Response {
 async fn retries_429_and_5xx_but_not_post() {
     let calls = Arc::new(Calls::default());
     let app = axum::Router::new()
-        .route("/v2/", axum::routing::get(|| async { "{}" }))
         .route("/v2/r/tags/list", axum::routing::get(list))
         .route("/v2/r/manifests/{reference}", axum::routing::head(head))
         .route("/v2/r/blobs/uploads/", axum::routing::post(post))
         .with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = RegistryClient::new(RegistrySettings::new(url.parse().unwrap())).unwrap();
+    let server = super::fake::serve(app).await;
+    let client = server.client(3);
 
     assert!(
         client.list_tags("r").await.unwrap().is_empty(),
@@ -66,7 +63,7 @@ async fn retries_429_and_5xx_but_not_post() {
         .upload_blob_unchecked("r", bytes::Bytes::from_static(b"x"))
         .await
         .unwrap_err();
-    server.abort();
+    drop(server);
 
     assert_eq!(calls.list.load(Ordering::SeqCst), 2);
     assert_eq!(calls.head.load(Ordering::SeqCst), 3);
