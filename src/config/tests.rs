@@ -70,6 +70,14 @@ fn errors_name_the_key() {
         (GOOD.replace("postgres://", "mysql://"), "database.url"),
         (GOOD.replace("listen = ", "lisen = "), "lisen"),
         (
+            format!("{GOOD}\n[[registries]]\nurl = \"https://r.example\"\npasword = \"x\"\n"),
+            "pasword",
+        ),
+        (
+            format!("{GOOD}\n[gc]\nschedule = \"every hour\"\n"),
+            "gc.schedule",
+        ),
+        (
             GOOD.replace("name = \"prod\"", "name = \"ci\""),
             "duplicate rule name",
         ),

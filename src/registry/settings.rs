@@ -8,6 +8,7 @@ use url::Url;
 
 /// Settings for one registry; the daemon config holds a list of them (`[[registries]]`), matched by host.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistrySettings {
     /// Base URL, `http://` or `https://`, e.g. `https://registry.gitlab.example.com`.
     #[serde(with = "url_text")]
