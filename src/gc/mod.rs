@@ -32,6 +32,10 @@ use crate::registry::{RegistryClient, RegistryError};
 use crate::store::model::{JournalState, ProjectRecord, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
 
+/// How long webhook delivery keys are kept for deduplication. GitLab resends from the last two days
+/// of its logs; a week leaves room.
+const DELIVERY_KEY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
 /// Why a run did not happen or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
@@ -171,7 +175,7 @@ impl Gc {
         let mut plans = Vec::new();
         for target in self.targets(project).await? {
             plans.push(
-                self.plan_target(&target, &protections)
+                self.plan_target(&target, &protections, false)
                     .await
                     .map(|(plan, _)| plan),
             );
@@ -179,11 +183,13 @@ impl Gc {
         Ok(plans)
     }
 
-    /// A project's plan and the client of its registry.
+    /// A project's plan and the client of its registry. `remember`: write the digests seen back to
+    /// the store (runs do; a plan on its own changes nothing).
     async fn plan_target(
         &self,
         target: &Target<'_>,
         protections: &Protections,
+        remember: bool,
     ) -> Result<(ProjectPlan, RegistryClient), GcError> {
         let record = target
             .record
@@ -236,6 +242,10 @@ impl Gc {
                 .is_some()
         };
         snapshot::date_untracked(client, &mut snapshot, &recorded, may_expire, concurrency).await;
+        if remember {
+            self.remember_digests(record.id, &snapshot, &recorded)
+                .await?;
+        }
         let now = self.inner.clock.now();
         let mut plan = policy::plan(&PlanInput {
             state: &state,
@@ -253,6 +263,25 @@ impl Gc {
             snapshot,
         };
         Ok((plan, client.clone()))
+    }
+
+    /// Writes the digest each recorded tag has in the registry back to the store (changed ones only).
+    async fn remember_digests(
+        &self,
+        project_id: i64,
+        snapshot: &RegistrySnapshot,
+        recorded: &HashSet<(&str, &str)>,
+    ) -> Result<(), StoreError> {
+        let seen: Vec<(String, String, String)> = snapshot
+            .repositories
+            .iter()
+            .flat_map(|(repo, r)| r.tags.iter().map(move |(tag, info)| (repo, tag, info)))
+            .filter(|(repo, tag, _)| recorded.contains(&(repo.as_str(), tag.as_str())))
+            .map(|(repo, tag, info)| (repo.clone(), tag.clone(), info.digest.clone()))
+            .collect();
+        let changed = self.inner.store.set_digests(project_id, &seen).await?;
+        tracing::debug!(project_id, changed, "recorded digests from the registry");
+        Ok(())
     }
 
     /// One run: resume what a crash left, plan, journal and (unless dry-run) delete.
@@ -273,6 +302,10 @@ impl Gc {
         let started = Instant::now();
         let requests_before = self.requests_made();
         store.interrupt_runs(self.inner.clock.now()).await?;
+        let forgotten = store
+            .prune_deliveries(self.inner.clock.now() - DELIVERY_KEY_RETENTION)
+            .await?;
+        tracing::debug!(forgotten, "pruned old webhook delivery keys");
         let run_id = store
             .create_run(trigger.as_str(), dry_run, self.inner.clock.now())
             .await?;
@@ -297,7 +330,7 @@ impl Gc {
         let deadline = started + self.inner.config.gc.time_budget();
         let mut refused = 0;
         for target in &targets {
-            match self.plan_target(target, &protections).await {
+            match self.plan_target(target, &protections, true).await {
                 Ok((plan, client)) => {
                     self.carry_out(run_id, plan, &client, dry_run, deadline, &mut summary)
                         .await?

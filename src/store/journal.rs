@@ -138,6 +138,40 @@ macro_rules! journal_queries {
             )
         }
 
+        /// Records the digest the registry showed for each `(repository, tag, digest)`, in one
+        /// transaction; returns how many rows changed.
+        pub(crate) async fn set_digests(
+            pool: &Pool<$db>,
+            project: i64,
+            seen: &[(String, String, String)],
+        ) -> Result<u64, StoreError> {
+            let mut tx = pool.begin().await?;
+            let mut changed = 0;
+            for (repository, tag, digest) in seen {
+                changed += sqlx::query(sql::SET_DIGEST)
+                    .bind(project)
+                    .bind(repository)
+                    .bind(tag)
+                    .bind(digest)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(changed)
+        }
+
+        pub(crate) async fn prune_deliveries(
+            pool: &Pool<$db>,
+            before: DateTime<Utc>,
+        ) -> Result<u64, StoreError> {
+            Ok(sqlx::query(sql::PRUNE_DELIVERIES)
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected())
+        }
+
         pub(crate) async fn open_journal(
             pool: &Pool<$db>,
         ) -> Result<Vec<JournalEntry>, StoreError> {

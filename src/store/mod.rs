@@ -331,6 +331,24 @@ impl Store {
         dispatch!(self.journal_of_run(run))
     }
 
+    /// Records the digests the registry showed for recorded tags `(repository, tag, digest)`;
+    /// only rows whose digest changed are written. Returns how many.
+    pub async fn set_digests(
+        &self,
+        project: i64,
+        seen: &[(String, String, String)],
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.set_digests(project, seen))
+    }
+
+    /// Forgets delivery keys received before `before`; returns how many.
+    pub async fn prune_deliveries(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.prune_deliveries(before))
+    }
+
     /// Entries a crashed run left `planned` or `repointed`.
     pub async fn open_journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
         dispatch!(self.open_journal())

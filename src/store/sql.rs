@@ -153,3 +153,10 @@ pub(crate) fn select_journal_of_run() -> String {
 pub(crate) fn select_open_journal() -> String {
     format!("{JOURNAL_COLUMNS} WHERE state IN ('planned', 'repointed') ORDER BY id")
 }
+
+/// $1 project, $2 repository, $3 tag, $4 digest: every record of that tag learns its digest.
+pub(crate) const SET_DIGEST: &str = "UPDATE image_tags SET digest = $4 \
+     WHERE project_id = $1 AND repository = $2 AND tag = $3 AND (digest IS NULL OR digest <> $4)";
+
+/// Dedupe keys older than $1 (GitLab resends only from its last two days of logs).
+pub(crate) const PRUNE_DELIVERIES: &str = "DELETE FROM deliveries WHERE received_at < $1";

@@ -285,6 +285,11 @@ both_backends! {
         let statuses: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
         assert_eq!(statuses, ["finished", "interrupted", "finished"]);
 
+        // The read API now shows the digest each kept tag had in the registry.
+        let recorded = app.api("/api/v1/projects/group/app/tags?ref=main&kind=ci-branch").await["tags"].clone();
+        let main_digest = before[&(CI.to_owned(), "main".to_owned())].to_string();
+        assert!(recorded.as_array().unwrap().iter().all(|t| t["digest"] == main_digest.as_str()), "{recorded}");
+
         // Nothing left to do.
         let again = app.gc.run(Trigger::Cli, None).await.unwrap();
         assert_eq!(summary(&again).total(Outcome::Removed), 0, "{:?}", again.summary);

@@ -114,4 +114,16 @@ both_backends! {
         assert_eq!(state.refs[0].last_pipeline_at, Some(at(0)));
         assert_eq!(state.project.unwrap().default_branch.as_deref(), Some("main"));
     }
+
+    async fn old_delivery_keys_are_pruned(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = open(&db).await;
+        let push = |minutes: i64| Change::RefDeleted { kind: RefKind::Branch, name: "gone".into(), at: at(minutes) };
+        assert_eq!(store.apply(&batch("old", 0, vec![push(0)])).await.unwrap(), Applied::Recorded { changes: 1 });
+        assert_eq!(store.apply(&batch("new", 60, vec![push(60)])).await.unwrap(), Applied::Recorded { changes: 1 });
+        assert_eq!(store.prune_deliveries(at(30)).await.unwrap(), 1);
+        // The pruned key is forgotten, the recent one still deduplicates.
+        assert_eq!(store.apply(&batch("old", 61, vec![push(61)])).await.unwrap(), Applied::Recorded { changes: 1 });
+        assert_eq!(store.apply(&batch("new", 62, vec![push(62)])).await.unwrap(), Applied::Duplicate);
+    }
 }
