@@ -85,6 +85,58 @@ async fn serves_on_sqlite_and_stops_on_sigterm() {
     );
 }
 
+#[tokio::test]
+async fn the_schedule_starts_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Every second; the registry is a closed loopback port, so runs delete nothing and say why.
+    let config = example_config()
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+        .replace("registry.example.com", "127.0.0.1:9")
+        .replace("schedule = \"0 0 * * * *\"", "schedule = \"* * * * * *\"");
+    std::fs::write(dir.path().join("registry-gc.toml"), config).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", "registry-gc.toml"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs_url = format!("http://127.0.0.1:{port}/api/v1/gc/runs");
+    let started = Instant::now();
+    let mut scheduled = Vec::new();
+    while started.elapsed() < Duration::from_secs(15) && scheduled.is_empty() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Ok(response) = reqwest::get(&runs_url).await else {
+            continue;
+        };
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        scheduled = body["runs"]
+            .as_array()
+            .map(|runs| {
+                runs.iter()
+                    .filter(|r| r["trigger"] == "schedule")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!scheduled.is_empty(), "no scheduled run within 15 s");
+    assert_eq!(
+        scheduled[0]["dry_run"], true,
+        "the example configuration is a dry run"
+    );
+    assert!(
+        status.success(),
+        "no clean exit after SIGTERM with the scheduler running"
+    );
+}
+
 #[test]
 fn check_config_redacts_and_names_bad_keys() {
     let out = Command::new(BIN)
