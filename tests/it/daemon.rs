@@ -14,6 +14,26 @@ fn example_config() -> String {
     .unwrap()
 }
 
+/// SIGTERM, then up to 10 s for the process to exit (killed after that: `None`).
+fn terminate(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -52,21 +72,7 @@ async fn serves_on_sqlite_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let db_created = dir.path().join("registry-gc.db").exists();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = terminate(&mut child);
     let mut log = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert!(answered, "/readyz did not answer 200; log:\n{log}");
@@ -121,19 +127,15 @@ async fn the_schedule_starts_runs() {
             })
             .unwrap_or_default();
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
+    let status = terminate(&mut child);
     assert!(!scheduled.is_empty(), "no scheduled run within 15 s");
     assert_eq!(
         scheduled[0]["dry_run"], true,
         "the example configuration is a dry run"
     );
     assert!(
-        status.success(),
-        "no clean exit after SIGTERM with the scheduler running"
+        status.is_some_and(|s| s.success()),
+        "no clean exit after SIGTERM with the scheduler running: {status:?}"
     );
 }
 
