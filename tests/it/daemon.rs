@@ -14,6 +14,25 @@ fn example_config() -> String {
     .unwrap()
 }
 
+/// Starts `registry-gc serve` in `dir` with `config` listening on `port`; stderr is piped.
+fn start_daemon(
+    dir: &std::path::Path,
+    config: &str,
+    port: u16,
+    args: &[&str],
+) -> std::process::Child {
+    let config = config.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    std::fs::write(dir.join("registry-gc.toml"), config).unwrap();
+    Command::new(BIN)
+        .args(["serve", "--config", "registry-gc.toml"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// SIGTERM, then up to 10 s for the process to exit (killed after that: `None`).
 fn terminate(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
     Command::new("kill")
@@ -46,21 +65,9 @@ fn free_port() -> u16 {
 async fn serves_on_sqlite_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = example_config().replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
-    std::fs::write(dir.path().join("registry-gc.toml"), config).unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--config",
-            "registry-gc.toml",
-            "--log-format",
-            "json",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // No scheduled run may fire during the test: it would reach for the example's registry.
+    let config = example_config().replace("schedule = \"0 0 * * * *\"", "schedule = \"\"");
+    let mut child = start_daemon(dir.path(), &config, port, &["--log-format", "json"]);
     let ready = format!("http://127.0.0.1:{port}/readyz");
     let started = Instant::now();
     let mut answered = false;
@@ -97,17 +104,9 @@ async fn the_schedule_starts_runs() {
     let port = free_port();
     // Every second; the registry is a closed loopback port, so runs delete nothing and say why.
     let config = example_config()
-        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
         .replace("registry.example.com", "127.0.0.1:9")
         .replace("schedule = \"0 0 * * * *\"", "schedule = \"* * * * * *\"");
-    std::fs::write(dir.path().join("registry-gc.toml"), config).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config", "registry-gc.toml"])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start_daemon(dir.path(), &config, port, &[]);
     let runs_url = format!("http://127.0.0.1:{port}/api/v1/gc/runs");
     let started = Instant::now();
     let mut scheduled = Vec::new();
