@@ -41,4 +41,12 @@ if ! pg_up; then
   exit 1
 fi
 
-cargo test --locked "$@"
+# Unit tests, the binary's tests and the integration binary (the crate has no doc tests), then one
+# closing line with the totals.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
