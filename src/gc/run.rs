@@ -19,7 +19,9 @@ impl Gc {
         let Ok(_local) = self.inner.running.try_lock() else {
             return Err(GcError::AlreadyRunning);
         };
-        let Some(lock) = self.inner.store.try_gc_lock().await? else {
+        // The lease outlives the run's time budget (the last repository may start just before it).
+        let lease = self.inner.config.gc.time_budget() * 2 + std::time::Duration::from_secs(600);
+        let Some(lock) = self.inner.store.try_gc_lock(lease).await? else {
             return Err(GcError::AlreadyRunning);
         };
         let result = self.run_locked(trigger, self.dry_run(dry_run)).await;

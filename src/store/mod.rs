@@ -38,23 +38,33 @@ macro_rules! dispatch {
     };
 }
 
-/// Holds the GC lock until released or dropped (dropping closes the connection, which ends the
-/// Postgres session and with it the advisory lock).
-pub struct GcLock(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+/// Holds the GC lock until released. Dropped without release: on Postgres the connection is closed,
+/// which ends the session and its advisory lock; on SQLite the lease runs out.
+pub struct GcLock(LockHold);
+
+enum LockHold {
+    Postgres(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>),
+    Sqlite { pool: SqlitePool, holder: String },
+    Released,
+}
 
 impl GcLock {
-    /// Releases the lock and returns the connection to the pool.
+    /// Releases the lock.
     pub async fn release(mut self) {
-        if let Some(conn) = self.0.take() {
-            postgres::release_gc_lock(conn).await;
+        match std::mem::replace(&mut self.0, LockHold::Released) {
+            LockHold::Postgres(Some(conn)) => postgres::release_gc_lock(conn).await,
+            LockHold::Sqlite { pool, holder } => sqlite::release_gc_lock(&pool, &holder).await,
+            LockHold::Postgres(None) | LockHold::Released => {}
         }
     }
 }
 
 impl Drop for GcLock {
     fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
-            drop(conn.detach());
+        if let LockHold::Postgres(conn) = &mut self.0 {
+            if let Some(conn) = conn.take() {
+                drop(conn.detach());
+            }
         }
     }
 }
@@ -354,15 +364,27 @@ impl Store {
         dispatch!(self.open_journal())
     }
 
-    /// Takes the cluster-wide GC lock: a Postgres advisory lock held on one connection for the run
-    /// (several replicas may share Postgres). SQLite has one writer process: the in-process lock of
-    /// the GC runner is the lock, so this always succeeds there. `None`: another replica holds it.
-    pub async fn try_gc_lock(&self) -> Result<Option<GcLock>, StoreError> {
+    /// Takes the GC lock that keeps runs from overlapping across processes: a Postgres advisory lock
+    /// held on one connection for the run (replicas sharing Postgres), or, on SQLite, a lease row that
+    /// expires after `lease` if the holder dies. `None`: another run holds it.
+    pub async fn try_gc_lock(
+        &self,
+        lease: std::time::Duration,
+    ) -> Result<Option<GcLock>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(_) => Ok(Some(GcLock(None))),
-            Backend::Postgres(pool) => {
-                Ok(postgres::try_gc_lock(pool).await?.map(|c| GcLock(Some(c))))
+            Backend::Sqlite(pool) => {
+                let holder = uuid::Uuid::new_v4().to_string();
+                let taken = sqlite::try_gc_lock(pool, &holder, lease).await?;
+                Ok(taken.then(|| {
+                    GcLock(LockHold::Sqlite {
+                        pool: pool.clone(),
+                        holder,
+                    })
+                }))
             }
+            Backend::Postgres(pool) => Ok(postgres::try_gc_lock(pool)
+                .await?
+                .map(|c| GcLock(LockHold::Postgres(Some(c))))),
         }
     }
 

@@ -32,3 +32,36 @@ pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     sqlx::migrate!("migrations/sqlite").run(pool).await?;
     Ok(())
 }
+
+/// Takes the lease row if it is free or its lease ran out; `holder` identifies this run.
+pub(crate) async fn try_gc_lock(
+    pool: &SqlitePool,
+    holder: &str,
+    lease: std::time::Duration,
+) -> Result<bool, StoreError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+    let taken = sqlx::query(
+        "INSERT INTO gc_lock (id, holder, expires_at) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+         WHERE gc_lock.expires_at < $3",
+    )
+    .bind(holder)
+    .bind(until)
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(taken == 1)
+}
+
+/// Gives the lease back (only if this holder still has it).
+pub(crate) async fn release_gc_lock(pool: &SqlitePool, holder: &str) {
+    let released = sqlx::query("DELETE FROM gc_lock WHERE holder = $1")
+        .bind(holder)
+        .execute(pool)
+        .await;
+    if let Err(e) = released {
+        tracing::warn!(error = %e, "could not release the GC lock; it expires with its lease");
+    }
+}

@@ -78,27 +78,25 @@ both_backends! {
 
     async fn gc_lock_is_exclusive_across_stores(backend: Backend) {
         let db = TestDb::new(backend).await;
+        // Two stores on one database: two processes, e.g. the daemon and `registry-gc run --once`.
         let a = open(&db).await;
         let b = open(&db).await;
-        let held = a.try_gc_lock().await.unwrap().expect("first lock");
-        if backend == crate::support::db::Backend::Postgres {
-            assert!(b.try_gc_lock().await.unwrap().is_none(), "a second replica must not get the lock");
-            held.release().await;
-            let again = b.try_gc_lock().await.unwrap().expect("free after release");
-            drop(again);
-            // Dropping without release closes the session: the lock is free again once Postgres
-            // has seen the connection go (asynchronously, as after a crash).
-            let mut freed = false;
-            for _ in 0..100 {
-                if a.try_gc_lock().await.unwrap().is_some() {
-                    freed = true;
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let lease = std::time::Duration::from_secs(1);
+        let held = a.try_gc_lock(lease).await.unwrap().expect("first lock");
+        assert!(b.try_gc_lock(lease).await.unwrap().is_none(), "a second process must not get the lock");
+        held.release().await;
+        let again = b.try_gc_lock(lease).await.unwrap().expect("free after release");
+        // Dropped without release, as when the process dies: free again once Postgres has seen the
+        // session end, or once the SQLite lease (1 s here) has run out.
+        drop(again);
+        let mut freed = false;
+        for _ in 0..100 {
+            if a.try_gc_lock(lease).await.unwrap().is_some() {
+                freed = true;
+                break;
             }
-            assert!(freed, "the lock of a dropped session was never freed");
-        } else {
-            held.release().await;
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
+        assert!(freed, "the lock of a dead holder was never freed");
     }
 }
