@@ -4,9 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::sync::Arc;
+
 use chrono::{TimeDelta, Utc};
+use registry_gc::config::Config;
+use registry_gc::gc::protect::{NoClusterProtection, ProtectionSource, UnavailableProtection};
 use registry_gc::gc::summary::{Outcome, RunSummary};
 use registry_gc::gc::{CrashPoint, GcError, Trigger};
+use registry_gc::gc::{Gc, ManualClock};
+use registry_gc::metrics::Metrics;
 use registry_gc::registry::{Digest, Format, RegistryClient};
 use registry_gc::store::model::RunStatus;
 use serde_json::Value;
@@ -368,4 +374,65 @@ both_backends! {
         let tags_after = tags(&registry.client()).await;
         assert_eq!(tags_after.len(), 4, "nothing was deleted: {tags_after:?}");
     }
+
+    async fn unavailable_cluster_protection_deletes_nothing(backend: Backend) {
+        let registry = TestRegistry::start().await;
+        let toml = config(&registry);
+        let app = TestApp::spawn_with(backend, &toml).await;
+        let world = World { app: &app, registry: &registry };
+        deploy_once(&world).await;
+        deploy_again(&world).await;
+        let before = tags(&registry.client()).await;
+        let clock = Arc::new(ManualClock::new(Utc::now() + TimeDelta::days(3)));
+        // The same daemon, but its cluster protection cannot be read.
+        let unavailable = Arc::new(UnavailableProtection("the Kubernetes API did not answer".into()));
+        let gc = gc_with(&toml, &app, unavailable, clock.clone());
+        let run = gc.run(Trigger::Cli, None).await.unwrap();
+        let done = summary(&run);
+        assert!(done.tags_planned == 0 && done.tags_kept > 0, "{:?}", run.summary);
+        assert!(run.error.as_deref().unwrap_or_default().contains("Kubernetes API did not answer"), "{:?}", run.error);
+        assert_eq!(tags(&registry.client()).await, before, "something was deleted without cluster protection");
+        // With protection readable again, the superseded commit tag goes.
+        let gc = gc_with(&toml, &app, Arc::new(NoClusterProtection), clock);
+        let run = gc.run(Trigger::Cli, None).await.unwrap();
+        assert!(summary(&run).total(Outcome::Removed) > 0, "{:?}", run.summary);
+    }
+}
+
+/// A collector over the test daemon's store and configuration with its own protection and clock.
+fn gc_with(
+    toml: &str,
+    app: &TestApp,
+    protection: Arc<dyn ProtectionSource>,
+    clock: Arc<ManualClock>,
+) -> Gc {
+    let mut config = Config::from_toml(toml).unwrap();
+    config.database = app.db.config.clone();
+    Gc::new(
+        Arc::new(config),
+        app.store.clone(),
+        protection,
+        clock,
+        Metrics::new(),
+    )
+    .unwrap()
+}
+
+/// A second deploy on main, so the first deploy's commit tag becomes deletable.
+async fn deploy_again(world: &World<'_>) {
+    world
+        .hook(
+            "Push Hook",
+            gitlab::push("main", &sha(0, 1), &sha(0, 2), &[sha(0, 2)]),
+        )
+        .await;
+    let tags = [
+        (CI, sha(0, 2)),
+        (CI, "main".to_owned()),
+        (PROD, format!("prod-{}", sha(0, 2))),
+        (PROD, "prod".to_owned()),
+    ];
+    world
+        .pipeline(602, "main", &sha(0, 2), "success", None, &tags)
+        .await;
 }
