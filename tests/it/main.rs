@@ -3,6 +3,7 @@
 mod bad_input;
 mod daemon;
 mod e2e;
+mod gc_safety;
 mod journal;
 mod registry;
 mod store;

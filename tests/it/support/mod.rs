@@ -4,6 +4,7 @@ pub mod app;
 pub mod db;
 pub mod gitlab;
 pub mod registry;
+pub mod scenario;
 
 /// Logs to the test output when `TEST_LOG` is set.
 pub fn init_test_log() {
