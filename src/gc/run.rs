@@ -30,54 +30,16 @@ impl Gc {
     }
 
     async fn run_locked(&self, trigger: Trigger, dry_run: bool) -> Result<RunRecord, GcError> {
-        let store = &self.inner.store;
         let started = Instant::now();
         let requests_before = self.requests_made();
-        store.interrupt_runs(self.inner.clock.now()).await?;
-        let forgotten = store
-            .prune_deliveries(self.inner.clock.now() - DELIVERY_KEY_RETENTION)
-            .await?;
-        tracing::debug!(forgotten, "pruned old webhook delivery keys");
-        let run_id = store
-            .create_run(trigger.as_str(), dry_run, self.inner.clock.now())
-            .await?;
-        tracing::info!(
-            run_id,
-            trigger = trigger.as_str(),
-            dry_run,
-            "garbage-collection run started"
-        );
+        let run_id = self.start_run(trigger, dry_run).await?;
         let targets = self.targets(None).await?;
         let mut summary = RunSummary::default();
         self.resume_or_report(&targets, dry_run, &mut summary)
             .await?;
-        let protections = self.inner.protection.protections().await;
-        if let Some(reason) = protections.unavailable_reason() {
-            self.refuse(
-                &mut summary,
-                "cluster_protection_unavailable",
-                format!("cluster protection unavailable, nothing deleted: {reason}"),
-            );
-        }
-        let deadline = started + self.inner.config.gc.time_budget();
-        let mut refused = 0;
-        for target in &targets {
-            match self.plan_target(target, &protections, true).await {
-                Ok((plan, client)) => {
-                    self.carry_out(run_id, plan, &client, dry_run, deadline, &mut summary)
-                        .await?
-                }
-                Err(e) => {
-                    refused += 1;
-                    let reason = refusal_reason(&e);
-                    self.refuse(
-                        &mut summary,
-                        reason,
-                        format!("{}: nothing deleted: {e}", target.config.label()),
-                    );
-                }
-            }
-        }
+        let refused = self
+            .plan_and_carry_out(run_id, &targets, dry_run, started, &mut summary)
+            .await?;
         summary.duration_ms = started.elapsed().as_millis() as u64;
         summary.registry_requests = self.requests_made() - requests_before;
         let status = if refused > 0 && refused == targets.len() {
@@ -85,7 +47,67 @@ impl Gc {
         } else {
             RunStatus::Finished
         };
-        let json = serde_json::to_value(&summary).unwrap_or_default();
+        self.finish(run_id, status, &summary).await
+    }
+
+    /// Marks runs a dead process left as interrupted, forgets old delivery keys, records the run.
+    async fn start_run(&self, trigger: Trigger, dry_run: bool) -> Result<i64, StoreError> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        store.interrupt_runs(now).await?;
+        let forgotten = store.prune_deliveries(now - DELIVERY_KEY_RETENTION).await?;
+        tracing::debug!(forgotten, "pruned old webhook delivery keys");
+        let run_id = store.create_run(trigger.as_str(), dry_run, now).await?;
+        tracing::info!(
+            run_id,
+            trigger = trigger.as_str(),
+            dry_run,
+            "garbage-collection run started"
+        );
+        Ok(run_id)
+    }
+
+    /// Plans and carries out every project; returns how many were refused.
+    async fn plan_and_carry_out(
+        &self,
+        run_id: i64,
+        targets: &[Target<'_>],
+        dry_run: bool,
+        started: Instant,
+        summary: &mut RunSummary,
+    ) -> Result<usize, GcError> {
+        let protections = self.inner.protection.protections().await;
+        if let Some(reason) = protections.unavailable_reason() {
+            let message = format!("cluster protection unavailable, nothing deleted: {reason}");
+            self.refuse(summary, "cluster_protection_unavailable", message);
+        }
+        let deadline = started + self.inner.config.gc.time_budget();
+        let mut refused = 0;
+        for target in targets {
+            match self.plan_target(target, &protections, true).await {
+                Ok((plan, client)) => {
+                    self.carry_out(run_id, plan, &client, dry_run, deadline, summary)
+                        .await?
+                }
+                Err(e) => {
+                    refused += 1;
+                    let message = format!("{}: nothing deleted: {e}", target.config.label());
+                    self.refuse(summary, refusal_reason(&e), message);
+                }
+            }
+        }
+        Ok(refused)
+    }
+
+    /// Records how the run ended, in the store and the metrics.
+    async fn finish(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        summary: &RunSummary,
+    ) -> Result<RunRecord, GcError> {
+        let store = &self.inner.store;
+        let json = serde_json::to_value(summary).unwrap_or_default();
         let error = (!summary.errors.is_empty()).then(|| summary.errors.join("; "));
         store
             .finish_run(
@@ -96,7 +118,7 @@ impl Gc {
                 error.as_deref(),
             )
             .await?;
-        self.inner.metrics.gc_run(status.as_str(), &summary);
+        self.inner.metrics.gc_run(status.as_str(), summary);
         tracing::info!(
             run_id,
             status = status.as_str(),
@@ -104,12 +126,8 @@ impl Gc {
             errors = summary.errors.len(),
             "garbage-collection run finished"
         );
-        store
-            .run(run_id)
-            .await?
-            .ok_or(GcError::Store(StoreError::Corrupt(format!(
-                "run {run_id} vanished"
-            ))))
+        let missing = || GcError::Store(StoreError::Corrupt(format!("run {run_id} vanished")));
+        store.run(run_id).await?.ok_or_else(missing)
     }
 
     fn refuse(&self, summary: &mut RunSummary, reason: &'static str, message: String) {
