@@ -1,7 +1,10 @@
 //! Prometheus metrics: one registry, one typed struct, registered once under the `registry_gc_`
 //! prefix. Label values are from small fixed sets; never a token, URL or payload value.
 
-use prometheus::{Encoder, Gauge, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 
 use crate::gc::summary::{Outcome, RunSummary};
 
@@ -9,6 +12,10 @@ use crate::gc::summary::{Outcome, RunSummary};
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// HTTP requests by route template (never the raw path), method and status.
+    pub http_requests: IntCounterVec,
+    /// HTTP request duration by route template, seconds.
+    pub http_duration: HistogramVec,
     /// Webhook deliveries by event (`pipeline`, `push`, …) and outcome (`recorded`, `duplicate`, …).
     pub webhook_deliveries: IntCounterVec,
     /// 1 when the last readiness check reached the database.
@@ -46,6 +53,23 @@ impl Metrics {
             "GitLab webhook deliveries by event and outcome",
             &["event", "outcome"],
         );
+        let http_requests = counter(
+            "http_requests_total",
+            "HTTP requests by route template, method and status",
+            &["route", "method", "status"],
+        );
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request duration by route template",
+            )
+            .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+            &["route"],
+        )
+        .expect("static definition");
+        registry
+            .register(Box::new(http_duration.clone()))
+            .expect("registered once");
         let gc_runs = counter(
             "gc_runs_total",
             "Garbage-collection runs by status",
@@ -87,6 +111,8 @@ impl Metrics {
             .expect("registered once");
         Metrics {
             registry,
+            http_requests,
+            http_duration,
             webhook_deliveries,
             database_up,
             gc_runs,

@@ -9,7 +9,7 @@ pub mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api)
+        .route_layer(middleware::from_fn_with_state(state.clone(), track_http))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -81,6 +82,27 @@ async fn metrics(State(app): State<AppState>) -> Response {
         app.metrics.render(),
     )
         .into_response()
+}
+
+/// Counts and times every routed request by its route template.
+async fn track_http(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    app.metrics
+        .http_requests
+        .with_label_values(&[&route, &method, &status])
+        .inc();
+    app.metrics
+        .http_duration
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
+    response
 }
 
 /// `Authorization: Bearer <admin_token>` when an admin token is configured (constant-time compare).

@@ -94,6 +94,8 @@ both_backends! {
             assert!(metrics.contains(line), "missing {line} in\n{metrics}");
         }
         assert!(!metrics.contains(TOKEN) && !metrics.contains("old-token-being-rotated"));
+        let by_route = r#"registry_gc_http_requests_total{method="POST",route="/webhooks/gitlab",status="401"} 3"#;
+        assert!(metrics.contains(by_route), "missing {by_route} in\n{metrics}");
     }
 
     async fn admin_api_needs_the_token(backend: Backend) {
@@ -105,6 +107,9 @@ both_backends! {
         let missing = app.http.get(app.url("/api/v1/projects/no/such/tags")).bearer_auth(ADMIN).send().await.unwrap();
         assert_eq!(missing.status(), 404);
         assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+        // Routes are labelled by their template, never by the project path in the URL.
+        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains(r#"route="/api/v1/projects/{*rest}""#) && !metrics.contains("no/such"), "{metrics}");
     }
 
     async fn database_down_is_503_and_writes_nothing(backend: Backend) {
