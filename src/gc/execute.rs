@@ -8,6 +8,7 @@ use chrono::Utc;
 use futures::stream::{self, StreamExt};
 
 use super::summary::{Outcome, RunSummary};
+use crate::metrics::Metrics;
 use crate::policy::Action;
 use crate::registry::{DeleteCapability, Digest, RegistryClient, RegistryError, Repoint};
 use crate::store::model::{JournalAction, JournalEntry, JournalState};
@@ -39,6 +40,7 @@ pub enum ExecError {
 /// What a repository's execution needs.
 pub struct Repository<'a> {
     pub store: &'a Store,
+    pub metrics: &'a Metrics,
     pub client: &'a RegistryClient,
     pub name: &'a str,
     pub concurrency: usize,
@@ -105,6 +107,13 @@ impl Repository<'_> {
             return Ok(());
         }
         tracing::warn!(repository = self.name, error = %error, "deleting nothing in this repository");
+        let reason = match error {
+            RegistryError::DeletionDisabled { .. } => "deletion_disabled",
+            RegistryError::MissingDeleteRight { .. } => "no_delete_right",
+            RegistryError::Protected { .. } => "protected",
+            _ => "registry_error",
+        };
+        self.metrics.gc_refusals.with_label_values(&[reason]).inc();
         summary.errors.push(format!("{}: {error}", self.name));
         let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
         self.update(

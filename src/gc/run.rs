@@ -216,6 +216,7 @@ impl Gc {
                         });
                     let repository = Repository {
                         store: &self.inner.store,
+                        metrics: &self.inner.metrics,
                         client,
                         name: &repo,
                         concurrency,

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::support::app::TestApp;
 use crate::support::db::both_backends;
-use crate::support::registry::{TestImage, TestRegistry};
+use crate::support::registry::{RegistryOptions, TestImage, TestRegistry};
 use crate::support::scenario::{
     config, config_with, deploy_again, deploy_once, gc_with, names, summary, tags, World, CI, PROD,
 };
@@ -94,5 +94,23 @@ both_backends! {
         let gc = gc_with(&toml, &app, Arc::new(NoClusterProtection), clock);
         let run = gc.run(Trigger::Cli, None).await.unwrap();
         assert!(summary(&run).total(Outcome::Removed) > 0, "{:?}", run.summary);
+    }
+
+    async fn registry_with_deletion_disabled_changes_nothing(backend: Backend) {
+        let options = RegistryOptions { delete_enabled: false, ..RegistryOptions::default() };
+        let registry = TestRegistry::start_with(options).await;
+        let app = TestApp::spawn_with(backend, &config(&registry)).await;
+        let world = World { app: &app, registry: &registry };
+        deploy_once(&world).await;
+        deploy_again(&world).await;
+        let before = tags(&registry.client()).await;
+        app.clock.set(Utc::now() + TimeDelta::days(3));
+        let run = app.gc.run(Trigger::Cli, None).await.unwrap();
+        let done = summary(&run);
+        assert!(done.tags_planned > 0 && done.total(Outcome::Removed) == 0, "{:?}", run.summary);
+        assert!(run.error.as_deref().unwrap_or_default().contains("disabled"), "{:?}", run.error);
+        assert_eq!(tags(&registry.client()).await, before, "tags changed on a registry that cannot delete");
+        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains(r#"registry_gc_gc_refusals_total{reason="deletion_disabled"}"#), "{metrics}");
     }
 }
