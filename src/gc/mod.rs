@@ -14,7 +14,7 @@ pub mod schedule;
 mod snapshot;
 pub mod summary;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -206,33 +206,26 @@ impl Gc {
                 error,
             })?;
         let state = self.inner.store.project_state(record.id).await?;
-        let repositories: Vec<String> = state
-            .image_tags
-            .iter()
-            .map(|t| t.repository.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        // One pass over the records: the rules seen per repository (which also lists the
+        // repositories to read) and the recorded (repository, tag) pairs.
+        let mut rules_by_repo: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut recorded: HashSet<(&str, &str)> = HashSet::with_capacity(state.image_tags.len());
+        for t in &state.image_tags {
+            rules_by_repo
+                .entry(&t.repository)
+                .or_default()
+                .insert(&t.rule);
+            recorded.insert((&t.repository, &t.tag));
+        }
+        let repositories: Vec<String> = rules_by_repo.keys().map(|r| (*r).to_owned()).collect();
         let concurrency = self.inner.config.gc.registry_concurrency;
         let mut snapshot = snapshot::read(client, &repositories, concurrency).await;
         let policy = self.inner.config.project_policy(target.config);
-        let recorded: HashSet<(&str, &str)> = state
-            .image_tags
-            .iter()
-            .map(|t| (t.repository.as_str(), t.tag.as_str()))
-            .collect();
         // Same settings lookup as the policy: the repository's, else its only rule's, else default.
         let may_expire = |repo: &str| {
-            let rules: BTreeSet<&str> = state
-                .image_tags
-                .iter()
-                .filter(|t| t.repository == repo)
-                .map(|t| t.rule.as_str())
-                .collect();
-            let only_rule = if rules.len() == 1 {
-                rules.first().copied()
-            } else {
-                None
+            let only_rule = match rules_by_repo.get(repo) {
+                Some(rules) if rules.len() == 1 => rules.first().copied(),
+                _ => None,
             };
             policy
                 .for_untracked(repo, only_rule)
