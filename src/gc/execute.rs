@@ -52,7 +52,7 @@ impl Repository<'_> {
     pub async fn execute(
         &self,
         entries: Vec<JournalEntry>,
-        siblings: Vec<String>,
+        siblings: Vec<(String, String)>,
     ) -> Result<RunSummary, ExecError> {
         let mut summary = RunSummary::default();
         let (untags, deletes): (Vec<_>, Vec<_>) = entries
@@ -77,7 +77,7 @@ impl Repository<'_> {
         }
         let known: HashSet<&str> = siblings
             .iter()
-            .map(String::as_str)
+            .map(|(tag, _)| tag.as_str())
             .chain(deletes.iter().map(|e| e.tag.as_str()))
             .collect();
         let newcomers = self.new_tags(&deletes, &known).await;
@@ -189,7 +189,7 @@ impl Repository<'_> {
     async fn untag_with_dummy(
         &self,
         entries: Vec<JournalEntry>,
-        siblings: &[String],
+        siblings: &[(String, String)],
         summary: &mut RunSummary,
     ) -> Result<(), ExecError> {
         let dummy = match self.client.prepare_dummy(self.name).await {
@@ -268,7 +268,7 @@ impl Repository<'_> {
         &self,
         dummy: &Digest,
         repointed: &[JournalEntry],
-        siblings: &[String],
+        siblings: &[(String, String)],
         summary: &mut RunSummary,
     ) -> Result<(), StoreError> {
         let ids: Vec<i64> = repointed.iter().map(|e| e.id).collect();
@@ -279,8 +279,7 @@ impl Repository<'_> {
                 for e in repointed {
                     summary.count(&e.rule, Outcome::Removed, 1);
                 }
-                let removed: Vec<String> = repointed.iter().map(|e| e.tag.clone()).collect();
-                self.verify(&removed, siblings, summary).await;
+                self.verify(repointed, siblings, summary).await;
             }
             Err(err) => {
                 let tags: Vec<&str> = repointed.iter().map(|e| e.tag.as_str()).collect();
@@ -298,8 +297,22 @@ impl Repository<'_> {
         Ok(())
     }
 
-    async fn verify(&self, removed: &[String], siblings: &[String], summary: &mut RunSummary) {
-        match self.client.verify_batch(self.name, removed, siblings).await {
+    /// After the dummy's DELETE: the batch's tags are gone, every other tag is still listed, and the
+    /// tags that shared a digest with a removed tag (the only ones the dummy method could touch)
+    /// still resolve to the digest the plan saw.
+    async fn verify(
+        &self,
+        removed: &[JournalEntry],
+        siblings: &[(String, String)],
+        summary: &mut RunSummary,
+    ) {
+        let removed_tags: Vec<String> = removed.iter().map(|e| e.tag.clone()).collect();
+        let names: Vec<String> = siblings.iter().map(|(tag, _)| tag.clone()).collect();
+        match self
+            .client
+            .verify_batch(self.name, &removed_tags, &names)
+            .await
+        {
             Ok(check) if check.still_present.is_empty() && check.siblings_missing.is_empty() => {}
             Ok(check) => summary.errors.push(format!(
                 "{}: after removal, still listed: {:?}; kept tags missing: {:?}",
@@ -308,6 +321,22 @@ impl Repository<'_> {
             Err(e) => summary
                 .errors
                 .push(format!("{}: could not verify the removal: {e}", self.name)),
+        }
+        let shared: HashSet<&str> = removed.iter().map(|e| e.planned_digest.as_str()).collect();
+        let at_risk: Vec<(String, Digest)> = siblings
+            .iter()
+            .filter(|(_, digest)| shared.contains(digest.as_str()))
+            .filter_map(|(tag, digest)| Some((tag.clone(), Digest::parse(digest).ok()?)))
+            .collect();
+        match self.client.verify_digests(self.name, &at_risk).await {
+            Ok(changed) if changed.is_empty() => {}
+            Ok(changed) => summary.errors.push(format!(
+                "{}: kept tags no longer on the digest the plan saw: {changed:?}",
+                self.name
+            )),
+            Err(e) => summary
+                .errors
+                .push(format!("{}: could not re-check kept tags: {e}", self.name)),
         }
     }
 }

@@ -206,12 +206,12 @@ impl Gc {
                     }
                     let entries = self.inner.store.journal_insert(&entries).await?;
                     let removing: HashSet<&str> = entries.iter().map(|e| e.tag.as_str()).collect();
-                    let siblings: Vec<String> =
+                    let siblings: Vec<(String, String)> =
                         snapshot.repositories.get(&repo).map_or_else(Vec::new, |r| {
                             r.tags
-                                .keys()
-                                .filter(|t| !removing.contains(t.as_str()))
-                                .cloned()
+                                .iter()
+                                .filter(|(t, _)| !removing.contains(t.as_str()))
+                                .map(|(t, info)| (t.clone(), info.digest.clone()))
                                 .collect()
                         });
                     let repository = Repository {
