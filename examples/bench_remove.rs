@@ -155,7 +155,12 @@ async fn run_new(client: &RegistryClient, seeded: &[Seeded]) -> (Duration, u64, 
     let mut set = JoinSet::new();
     for s in seeded {
         let (c, repo, plan) = (client.clone(), s.repo.clone(), s.remove.clone());
-        set.spawn(async move { c.remove_tags(&repo, &plan).await.expect("remove").removed() });
+        set.spawn(async move {
+            registry_gc::gc::remove_tags(&c, &repo, &plan, &[])
+                .await
+                .expect("remove")
+                .removed()
+        });
     }
     let mut removed = 0;
     while let Some(n) = set.join_next().await {

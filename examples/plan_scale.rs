@@ -13,12 +13,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use registry_gc::policy::{
-    plan, Plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo,
-};
-use registry_gc::store::model::{
+use registry_gc::model::{
     ImageTagRecord, MergeRequestRecord, MrState, PipelineRecord, PipelineStatus, ProjectRecord,
     ProjectState, RefKind, RefRecord, RefState, TagKind,
+};
+use registry_gc::policy::{
+    plan, Plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo,
 };
 
 /// Tags per app: 90 commit + 10 branch tags in `app-ci`, 98 prod deploys + `prod` + `latest`.
@@ -328,6 +328,7 @@ impl Synth {
             last_sha: None,
             created_at: Some(hours_ago(5_000)),
             deleted_at,
+            deleted_by: None,
             last_pipeline_at: None,
             updated_at: hours_ago(5_000),
         });

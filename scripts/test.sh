@@ -41,12 +41,40 @@ if ! pg_up; then
   exit 1
 fi
 
-# Unit tests, the binary's tests and the integration binary (the crate has no doc tests), then one
-# closing line with the totals.
+# Unit tests, the binary's tests and the integration binary (the crate has no doc tests), then the
+# Helm chart's tests (scripts/test-chart.sh, pytest), then one closing line with the totals of both.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+chart_log=$(mktemp)
+trap 'rm -f "$log" "$chart_log"' EXIT
 status=0
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# The binary as the image builds it (the Dockerfile's `cargo build --locked`, here without
+# --release to spare CI a second optimised build): it starts, checks the image's default
+# configuration and serves health, metrics and a token-protected API.
+image_passed=0 image_failed=0
+if cargo build --locked --bin registry-gc 2>&1 | tail -n 2 && scripts/check-image-build.sh target/debug/registry-gc; then
+  image_passed=1
+else
+  image_failed=1
+  status=1
+fi
+chart_status=0
+scripts/test-chart.sh 2>&1 | tee "$chart_log" || chart_status=$?
+# pytest's summary line, e.g. "236 passed, 2 failed, 1 error in 9.81s": errors count as failures.
+read -r chart_passed chart_failed < <(awk '/ in [0-9.]+s/ && /(passed|failed|error)/ {
+    p = f = 0
+    for (i = 2; i <= NF; i++) {
+      if ($i ~ /^passed/) p = $(i-1)
+      if ($i ~ /^(failed|errors?)/) f += $(i-1)
+    }
+  } END { print p + 0, f + 0 }' "$chart_log")
+if [ "$chart_status" != 0 ] && [ "$chart_failed" = 0 ]; then
+  chart_failed=1   # the chart tests could not run (an install failed): count it, never hide it
+fi
+chart_passed=$((chart_passed + image_passed))
+chart_failed=$((chart_failed + image_failed))
+awk -v cp="$chart_passed" -v cf="$chart_failed" \
+  '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p + cp, f + cf }' "$log"
+if [ "$status" = 0 ]; then status=$chart_status; fi
 exit "$status"

@@ -12,6 +12,9 @@ pub enum ClusterProtection {
     /// No cluster protection: said out loud in every plan.
     #[default]
     None,
+    /// The images the Kubernetes clusters of `[cluster]` use or can roll back to are kept; when a
+    /// cluster cannot be read, nothing is deleted.
+    Kubernetes,
 }
 
 /// Garbage-collection settings.
@@ -53,7 +56,7 @@ impl GcConfig {
     }
 
     pub(crate) fn validate(&self, errors: &mut Vec<String>) {
-        if !self.schedule.trim().is_empty() && !crate::gc::schedule::is_valid(&self.schedule) {
+        if !self.schedule.trim().is_empty() && !is_valid_schedule(&self.schedule) {
             errors.push(format!(
                 "gc.schedule: {:?} is not a cron expression with seconds (e.g. \"0 0 * * * *\")",
                 self.schedule
@@ -68,4 +71,9 @@ impl GcConfig {
             errors.push("gc.time_budget_secs: must be at least 1".into());
         }
     }
+}
+
+/// Whether `cron` is a schedule tokio-cron-scheduler accepts.
+pub fn is_valid_schedule(cron: &str) -> bool {
+    tokio_cron_scheduler::Job::new_async(cron, |_, _| Box::pin(async {})).is_ok()
 }

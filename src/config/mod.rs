@@ -1,10 +1,10 @@
-//! Configuration: a TOML file, then `REGISTRY_GC__SECTION__KEY` environment overrides, then
-//! validation with messages naming the bad key. Never writes files; never prints secrets.
+//! Configuration: a TOML file, then `REGISTRY_GC__SECTION__KEY` environment overrides, read as
+//! written (`RawConfig`), then validated once into a `Config` whose parts are ready to use (image
+//! rules compiled, registry hosts resolved), with messages naming the bad key. Never writes files;
+//! never prints secrets.
 
 mod gc;
 mod project;
-mod secret;
-pub mod template;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,30 +13,56 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::ClusterSettings;
+use crate::gitlab::GitLabSettings;
 use crate::policy::{ProjectPolicy, RetentionSettings};
 use crate::registry::RegistrySettings;
+use crate::secret::Secret;
+pub use crate::store::{DatabaseConfig, DatabaseUrl};
 
-pub use gc::{ClusterProtection, GcConfig};
-pub use project::{ImageRule, ProjectConfig};
-pub use secret::Secret;
+pub use gc::{is_valid_schedule, ClusterProtection, GcConfig};
+pub use project::ProjectConfig;
+use project::RawProject;
 
-/// The whole configuration of the daemon and the CLI.
+/// The configuration as written: what the file and the environment say, before validation.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    database: DatabaseConfig,
+    #[serde(default)]
+    log: LogConfig,
+    #[serde(default)]
+    gc: GcConfig,
+    #[serde(default)]
+    registries: Vec<RegistrySettings>,
+    #[serde(default)]
+    projects: Vec<RawProject>,
+    #[serde(default)]
+    cluster: ClusterSettings,
+    #[serde(default)]
+    gitlab: Option<GitLabSettings>,
+}
+
+/// The whole configuration of the daemon and the CLI, validated.
+#[derive(Debug, Clone)]
 pub struct Config {
-    #[serde(default)]
     pub server: ServerConfig,
-    #[serde(default)]
     pub database: DatabaseConfig,
-    #[serde(default)]
     pub log: LogConfig,
-    #[serde(default)]
     pub gc: GcConfig,
     /// Registries to read and delete from, matched to projects by host.
-    #[serde(default)]
     pub registries: Vec<RegistrySettings>,
-    #[serde(default)]
     pub projects: Vec<ProjectConfig>,
+    /// Kubernetes cluster protection (`[cluster]`), used when `gc.cluster_protection = "kubernetes"`;
+    /// kubeconfig files already folded into the cluster list.
+    pub cluster: ClusterSettings,
+    /// The GitLab API (`[gitlab]`): reconciliation, import, hook checks. Absent: webhooks only.
+    pub gitlab: Option<GitLabSettings>,
+    /// What was read, for showing the effective configuration.
+    raw: RawConfig,
 }
 
 /// HTTP listener, webhook limits and admin access.
@@ -46,12 +72,21 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest webhook body accepted; larger gets 413. GitLab itself sends at most 25 MB.
     pub body_limit_bytes: usize,
-    /// Bearer token for `/api/v1`; when unset the read API is open (a warning is logged).
+    /// Bearer token for `/api/v1`; when unset the API is closed (403) unless `insecure_open_api`.
     pub admin_token: Option<Secret>,
+    /// Without `admin_token`, open `/api/v1` (which can start runs) to anyone who reaches the port.
+    /// Ignored when `admin_token` is set.
+    pub insecure_open_api: bool,
     /// Tokens accepted for every project, e.g. the secret token of a GitLab system hook.
     pub system_hook_tokens: Vec<Secret>,
     /// How long in-flight requests may finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (idle keep-alive connections included).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub body_read_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -60,62 +95,13 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             body_limit_bytes: 4 * 1024 * 1024,
             admin_token: None,
+            insecure_open_api: false,
             system_hook_tokens: Vec::new(),
             shutdown_timeout_secs: 20,
+            max_connections: 512,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
         }
-    }
-}
-
-/// Where records are kept: `sqlite://PATH` (created if missing) or `postgres://…`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseConfig {
-    pub url: DatabaseUrl,
-    pub max_connections: u32,
-    /// How long a request waits for a connection before answering 503.
-    pub acquire_timeout_ms: u64,
-    /// SQLite only: how long a writer waits for a lock.
-    pub sqlite_busy_timeout_ms: u64,
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        DatabaseConfig {
-            url: DatabaseUrl("sqlite://registry-gc.db".into()),
-            max_connections: 8,
-            acquire_timeout_ms: 3000,
-            sqlite_busy_timeout_ms: 2000,
-        }
-    }
-}
-
-/// A database URL; its password is masked whenever it is shown.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct DatabaseUrl(pub String);
-
-impl DatabaseUrl {
-    /// The URL with any password replaced by `***`.
-    pub fn redacted(&self) -> String {
-        match url::Url::parse(&self.0) {
-            Ok(mut u) if u.password().is_some() => {
-                let _ = u.set_password(Some("***"));
-                u.to_string()
-            }
-            _ => self.0.clone(),
-        }
-    }
-}
-
-impl std::fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.redacted())
-    }
-}
-
-impl Serialize for DatabaseUrl {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.redacted())
     }
 }
 
@@ -156,7 +142,7 @@ pub enum ConfigError {
 impl Config {
     /// Reads the file (if given), applies `REGISTRY_GC__…` overrides, validates.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
         if let Some(path) = path {
             if !path.exists() {
                 return Err(ConfigError::Load(format!(
@@ -173,57 +159,55 @@ impl Config {
     /// Parses a TOML string (no environment), validates. For tests and tools.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         Self::from_figment(
-            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+            Figment::from(Serialized::defaults(RawConfig::default())).merge(Toml::string(text)),
         )
     }
 
     fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
-        let mut config: Config = figment.extract().map_err(|errors| {
+        let raw: RawConfig = figment.extract().map_err(|errors| {
             ConfigError::Invalid(errors.into_iter().map(describe_figment_error).collect())
         })?;
-        config.validate()?;
-        Ok(config)
+        Self::validate(raw)
     }
 
-    fn validate(&mut self) -> Result<(), ConfigError> {
+    fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         let mut errors = Vec::new();
-        if !(self.database.url.0.starts_with("sqlite:")
-            || self.database.url.0.starts_with("postgres://")
-            || self.database.url.0.starts_with("postgresql://"))
-        {
+        if !raw.database.url.is_supported() {
             errors.push(format!(
                 "database.url: {:?} must start with sqlite:// or postgres://",
-                self.database.url.redacted()
+                raw.database.url.redacted()
             ));
         }
-        if self.database.max_connections == 0 {
-            errors.push("database.max_connections: must be at least 1".into());
+        raw.server.validate(&mut errors);
+        validate_database(&raw.database, &mut errors);
+        let projects = validate_projects(&raw, &mut errors);
+        raw.gc.validate(&mut errors);
+        let cluster = raw.cluster.resolved();
+        if raw.gc.cluster_protection == ClusterProtection::Kubernetes {
+            cluster.validate("cluster", &mut errors);
         }
-        if self.server.body_limit_bytes < 1024 {
-            errors.push("server.body_limit_bytes: must be at least 1024".into());
+        if let Some(gitlab) = &raw.gitlab {
+            gitlab.validate("gitlab", &mut errors);
         }
-        let has_system_tokens = !self.server.system_hook_tokens.is_empty();
-        for (i, project) in self.projects.iter_mut().enumerate() {
-            let prefix = format!("projects[{i}]");
-            project.validate(&prefix, &mut errors);
-            if project.webhook_tokens.is_empty() && !has_system_tokens {
-                errors.push(format!(
-                    "{prefix}.webhook_tokens: set at least one token (or server.system_hook_tokens)"
-                ));
-            }
-        }
-        check_unique_projects(&self.projects, &mut errors);
-        self.gc.validate(&mut errors);
-        for (i, registry) in self.registries.iter().enumerate() {
+        for (i, registry) in raw.registries.iter().enumerate() {
             if let Err(e) = registry.validate() {
                 errors.push(format!("registries[{i}]: {e}"));
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(errors))
+        if !errors.is_empty() {
+            return Err(ConfigError::Invalid(errors));
         }
+        Ok(Config {
+            server: raw.server.clone(),
+            database: raw.database.clone(),
+            log: raw.log.clone(),
+            gc: raw.gc.clone(),
+            registries: raw.registries.clone(),
+            projects,
+            cluster,
+            gitlab: raw.gitlab.clone(),
+            raw,
+        })
     }
 
     /// The configured project GitLab sent, by id or path.
@@ -240,9 +224,9 @@ impl Config {
         let global = self.gc.retention.apply(&RetentionSettings::default());
         let default = project.retention.apply(&global);
         let per_rule = project
-            .images
+            .rule_retention
             .iter()
-            .map(|r| (r.name.clone(), r.retention.apply(&default)))
+            .map(|(rule, o)| (rule.clone(), o.apply(&default)))
             .collect();
         let per_repository = project
             .repository_retention
@@ -258,24 +242,64 @@ impl Config {
 
     /// The effective configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+        toml::to_string_pretty(&self.raw)
+            .unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
 }
 
-fn check_unique_projects(projects: &[ProjectConfig], errors: &mut Vec<String>) {
-    for (i, a) in projects.iter().enumerate() {
-        for (j, b) in projects.iter().enumerate().skip(i + 1) {
-            let same_id = a.id.is_some() && a.id == b.id;
-            let same_path =
-                matches!((&a.path, &b.path), (Some(x), Some(y)) if x.eq_ignore_ascii_case(y));
-            if same_id || same_path {
+impl ServerConfig {
+    fn validate(&self, errors: &mut Vec<String>) {
+        if self.body_limit_bytes < 1024 {
+            errors.push("server.body_limit_bytes: must be at least 1024".into());
+        }
+        if self.max_connections == 0 {
+            errors.push("server.max_connections: must be at least 1".into());
+        }
+        if self.header_read_timeout_secs == 0 || self.body_read_timeout_secs == 0 {
+            errors.push(
+                "server.header_read_timeout_secs / server.body_read_timeout_secs: must be at least 1"
+                    .into(),
+            );
+        }
+    }
+}
+
+fn validate_database(db: &DatabaseConfig, errors: &mut Vec<String>) {
+    if db.max_connections == 0 {
+        errors.push("database.max_connections: must be at least 1".into());
+    }
+    if db.statement_timeout_ms == 0 || db.lock_timeout_ms == 0 {
+        errors.push(
+            "database.statement_timeout_ms / database.lock_timeout_ms: must be at least 1 (0 would mean no timeout)"
+                .into(),
+        );
+    }
+}
+
+/// Every project validated, tokens present, and no project configured twice.
+fn validate_projects(raw: &RawConfig, errors: &mut Vec<String>) -> Vec<ProjectConfig> {
+    let has_system_tokens = !raw.server.system_hook_tokens.is_empty();
+    let mut projects = Vec::new();
+    for (i, project) in raw.projects.iter().enumerate() {
+        let prefix = format!("projects[{i}]");
+        if let Some(valid) = project.validate(&prefix, errors) {
+            if valid.webhook_tokens.is_empty() && !has_system_tokens {
                 errors.push(format!(
-                    "projects[{j}]: same project as projects[{i}] ({})",
-                    a.label()
+                    "{prefix}.webhook_tokens: set at least one token (or server.system_hook_tokens)"
                 ));
+            }
+            projects.push(valid);
+        }
+        for (j, earlier) in raw.projects[..i].iter().enumerate() {
+            let same_id = project.id().is_some() && project.id() == earlier.id();
+            let same_path = matches!((project.path(), earlier.path()),
+                (Some(x), Some(y)) if x.eq_ignore_ascii_case(y));
+            if same_id || same_path {
+                errors.push(format!("projects[{i}]: same project as projects[{j}]"));
             }
         }
     }
+    projects
 }
 
 fn describe_figment_error(e: figment::Error) -> String {

@@ -1,103 +1,68 @@
 //! Per-project configuration: which GitLab project, its webhook tokens, and the image rules that say
-//! which tags its pipelines push.
+//! which tags its pipelines push. Read as written (`RawProject`), then validated once into a
+//! `ProjectConfig` whose rules are compiled and whose registry host is known.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::template::{ImageRef, ImageTemplate, Vars};
-use super::Secret;
+use crate::model::image::{ImageRef, ImageTemplate, Vars};
+use crate::model::{ImageRule, RefFilter, TagKind};
 use crate::policy::RetentionOverrides;
-use crate::store::model::TagKind;
+use crate::secret::Secret;
 
-/// One GitLab project registry-gc looks after.
+/// A project as written in the configuration file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProject {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    webhook_tokens: Vec<Secret>,
+    #[serde(default)]
+    registry: Option<String>,
+    #[serde(default)]
+    images: Vec<RawImageRule>,
+    #[serde(default)]
+    retention: RetentionOverrides,
+    #[serde(default)]
+    repository_retention: BTreeMap<String, RetentionOverrides>,
+}
+
+/// An image rule as written.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+struct RawImageRule {
+    name: String,
+    kind: TagKind,
+    image: String,
+    #[serde(default)]
+    refs: Vec<String>,
+    #[serde(default)]
+    retention: RetentionOverrides,
+}
+
+/// One GitLab project registry-gc looks after, validated.
+#[derive(Debug, Clone)]
 pub struct ProjectConfig {
     /// `path_with_namespace`, matched case-insensitively.
-    #[serde(default)]
     pub path: Option<String>,
     /// GitLab project id; takes precedence over `path` when both are given.
-    #[serde(default)]
     pub id: Option<i64>,
     /// Accepted `X-Gitlab-Token` values (several, for rotation).
-    #[serde(default)]
     pub webhook_tokens: Vec<Secret>,
-    /// Registry host (`host[:port]`) for `$CI_REGISTRY`; defaults to the host the images name.
-    #[serde(default)]
-    pub registry: Option<String>,
+    /// Registry host (`host[:port]`) the images live on.
+    registry: String,
     /// Which tags a pipeline pushes.
-    #[serde(default)]
     pub images: Vec<ImageRule>,
     /// Retention overrides for this project (over `gc.retention`).
-    #[serde(default)]
     pub retention: RetentionOverrides,
+    /// Retention overrides per image rule name (over the project's).
+    pub rule_retention: BTreeMap<String, RetentionOverrides>,
     /// Retention overrides for untracked tags, per repository path (`group/app-ci`).
-    #[serde(default)]
     pub repository_retention: BTreeMap<String, RetentionOverrides>,
-}
-
-/// An image rule: a template for one tag a pipeline pushes, and the kind of that tag.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImageRule {
-    /// Unique within the project; shown as the rule that recorded a tag.
-    pub name: String,
-    pub kind: TagKind,
-    #[serde(with = "template_serde")]
-    pub image: ImageTemplate,
-    /// Regexes over the ref name; the rule applies only to pipelines whose ref matches one. Empty:
-    /// every ref. `$CI_DEFAULT_BRANCH` inside a pattern stands for the project's default branch.
-    #[serde(default)]
-    pub refs: Vec<String>,
-    /// Retention overrides for the tags of this rule (over the project's).
-    #[serde(default)]
-    pub retention: RetentionOverrides,
-    /// Compiled `refs`, filled by validation.
-    #[serde(skip)]
-    pub(crate) ref_patterns: Vec<RefPattern>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum RefPattern {
-    Fixed(Regex),
-    /// Contains `$CI_DEFAULT_BRANCH`; compiled per match.
-    DefaultBranch(String),
-}
-
-impl ImageRule {
-    /// Compiles the ref patterns; an error message names the bad pattern.
-    pub(crate) fn compile(&mut self) -> Result<(), String> {
-        self.ref_patterns = self
-            .refs
-            .iter()
-            .map(|p| {
-                if p.contains("$CI_DEFAULT_BRANCH") {
-                    Regex::new(&p.replace("$CI_DEFAULT_BRANCH", "main"))
-                        .map(|_| RefPattern::DefaultBranch(p.clone()))
-                } else {
-                    Regex::new(p).map(RefPattern::Fixed)
-                }
-                .map_err(|e| format!("bad ref pattern {p:?}: {e}"))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(())
-    }
-
-    /// Whether this rule applies to a pipeline on `ref_name`.
-    pub fn applies_to(&self, ref_name: &str, default_branch: Option<&str>) -> bool {
-        if self.ref_patterns.is_empty() {
-            return true;
-        }
-        self.ref_patterns.iter().any(|p| match p {
-            RefPattern::Fixed(re) => re.is_match(ref_name),
-            RefPattern::DefaultBranch(src) => default_branch.is_some_and(|b| {
-                Regex::new(&src.replace("$CI_DEFAULT_BRANCH", &regex::escape(b)))
-                    .is_ok_and(|re| re.is_match(ref_name))
-            }),
-        })
-    }
 }
 
 impl ProjectConfig {
@@ -114,7 +79,7 @@ impl ProjectConfig {
 
     /// The registry host the images live on (`registry`, or the host the image rules name).
     pub fn registry_host(&self) -> &str {
-        self.registry.as_deref().unwrap_or("")
+        &self.registry
     }
 
     /// A name for logs and errors.
@@ -125,35 +90,64 @@ impl ProjectConfig {
             (None, None) => "<unnamed>".into(),
         }
     }
+}
 
-    /// Checks the entry; each message is prefixed with `prefix` (e.g. `projects[0]`).
-    pub(crate) fn validate(&mut self, prefix: &str, errors: &mut Vec<String>) {
+impl RawProject {
+    pub(super) fn id(&self) -> Option<i64> {
+        self.id
+    }
+
+    pub(super) fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// Validates the entry; each message is prefixed with `prefix` (e.g. `projects[0]`). `None`
+    /// when something is wrong (then `errors` says what).
+    pub(super) fn validate(&self, prefix: &str, errors: &mut Vec<String>) -> Option<ProjectConfig> {
+        let before = errors.len();
         if self.path.is_none() && self.id.is_none() {
             errors.push(format!("{prefix}: set `path` or `id`"));
         }
-        let mut names = std::collections::HashSet::new();
-        let mut hosts = std::collections::BTreeSet::new();
-        for (i, rule) in self.images.iter_mut().enumerate() {
+        let mut names = HashSet::new();
+        let mut hosts = BTreeSet::new();
+        let mut images = Vec::with_capacity(self.images.len());
+        for (i, raw) in self.images.iter().enumerate() {
             let at = format!("{prefix}.images[{i}]");
-            if !names.insert(rule.name.clone()) {
-                errors.push(format!("{at}.name: duplicate rule name {:?}", rule.name));
+            if !names.insert(raw.name.as_str()) {
+                errors.push(format!("{at}.name: duplicate rule name {:?}", raw.name));
             }
-            if let Err(e) = rule.compile() {
-                errors.push(format!("{at}.refs: {e}"));
-            }
-            let registry = self.registry.as_deref();
-            let expanded = (rule.image.expand(&sample_vars(registry, false)))
-                .or_else(|_| rule.image.expand(&sample_vars(registry, true)));
-            match expanded {
-                Ok(ImageRef { host, .. }) => {
-                    hosts.insert(host);
-                }
-                Err(e) => errors.push(format!(
-                    "{at}.image: {:?} does not expand to an image reference: {e}",
-                    rule.image.as_str()
-                )),
+            if let Some((rule, host)) = raw.compile(&at, self.registry.as_deref(), errors) {
+                hosts.insert(host);
+                images.push(rule);
             }
         }
+        let registry = self.registry_host(prefix, hosts, errors);
+        if errors.len() > before {
+            return None;
+        }
+        Some(ProjectConfig {
+            path: self.path.clone(),
+            id: self.id,
+            webhook_tokens: self.webhook_tokens.clone(),
+            registry: registry.unwrap_or_default(),
+            images,
+            retention: self.retention.clone(),
+            rule_retention: self
+                .images
+                .iter()
+                .map(|r| (r.name.clone(), r.retention.clone()))
+                .collect(),
+            repository_retention: self.repository_retention.clone(),
+        })
+    }
+
+    /// `registry`, else the one host every image rule names.
+    fn registry_host(
+        &self,
+        prefix: &str,
+        mut hosts: BTreeSet<Option<String>>,
+        errors: &mut Vec<String>,
+    ) -> Option<String> {
         if hosts.remove(&Some(UNSET_REGISTRY.to_owned())) {
             errors.push(format!(
                 "{prefix}.registry: required when images use $CI_REGISTRY or $CI_REGISTRY_IMAGE"
@@ -162,9 +156,49 @@ impl ProjectConfig {
         if hosts.len() > 1 {
             errors.push(format!("{prefix}.images: all rules of a project must name the same registry host, found {hosts:?}"));
         }
-        if self.registry.is_none() {
-            self.registry = hosts.into_iter().next().flatten();
-        }
+        self.registry
+            .clone()
+            .or_else(|| hosts.into_iter().next().flatten())
+    }
+}
+
+impl RawImageRule {
+    /// The compiled rule and the registry host it names (if any).
+    fn compile(
+        &self,
+        at: &str,
+        registry: Option<&str>,
+        errors: &mut Vec<String>,
+    ) -> Option<(ImageRule, Option<String>)> {
+        let refs = RefFilter::new(&self.refs)
+            .map_err(|e| errors.push(format!("{at}.refs: {e}")))
+            .ok();
+        let image = match ImageTemplate::parse(&self.image) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("{at}.image: {e}"));
+                return None;
+            }
+        };
+        let expanded = (image.expand(&sample_vars(registry, false)))
+            .or_else(|_| image.expand(&sample_vars(registry, true)));
+        let host = match expanded {
+            Ok(ImageRef { host, .. }) => host,
+            Err(e) => {
+                let text = image.as_str();
+                errors.push(format!(
+                    "{at}.image: {text:?} does not expand to an image reference: {e}"
+                ));
+                return None;
+            }
+        };
+        let rule = ImageRule {
+            name: self.name.clone(),
+            kind: self.kind,
+            image,
+            refs: refs?,
+        };
+        Some((rule, host))
     }
 }
 
@@ -183,19 +217,5 @@ fn sample_vars(registry: Option<&str>, is_tag: bool) -> Vars<'_> {
         project_id: 1,
         default_branch: Some("main"),
         registry: registry.unwrap_or(UNSET_REGISTRY),
-    }
-}
-
-mod template_serde {
-    use super::ImageTemplate;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &ImageTemplate, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(t.as_str())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ImageTemplate, D::Error> {
-        let s = String::deserialize(d)?;
-        ImageTemplate::parse(&s).map_err(serde::de::Error::custom)
     }
 }

@@ -36,9 +36,9 @@ fn loads_and_finds_projects() {
         "id wins over path"
     );
     let prod = &config.projects[0].images[1];
-    assert!(prod.applies_to("main", Some("main")));
-    assert!(!prod.applies_to("feature", Some("main")));
-    assert!(!prod.applies_to("main", None));
+    assert!(prod.refs.matches("main", Some("main")));
+    assert!(!prod.refs.matches("feature", Some("main")));
+    assert!(!prod.refs.matches("main", None));
 }
 
 #[test]

@@ -1,83 +1,100 @@
-//! Executes one repository's share of a plan: journal first, then each registry step, then the
-//! journal again. Every destructive step re-checks the planned digest (the registry client's
-//! skip-if-moved). Nothing clever here: the plan decided, this only carries it out and records.
+//! The one deletion orchestrator, used by garbage-collection runs and by `registry rm`: journal
+//! first, then each registry step, then the journal again. Every destructive step re-checks the
+//! planned digest (the registry client's skip-if-moved). Nothing clever here: the plan decided,
+//! this only carries it out and records; it must never delete a digest a kept tag may point at.
 
 use std::collections::HashSet;
 
-use chrono::Utc;
 use futures::stream::{self, StreamExt};
+use tokio_util::sync::CancellationToken;
 
-use super::summary::{Outcome, RunSummary};
-use crate::metrics::Metrics;
-use crate::policy::Action;
-use crate::registry::{DeleteCapability, Digest, RegistryClient, RegistryError, Repoint};
-use crate::store::model::{JournalAction, JournalEntry, JournalState};
-use crate::store::{JournalUpdate, Store, StoreError};
-
-/// A test hook that stops a run where a crash would hurt most.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CrashPoint {
-    #[default]
-    Never,
-    /// After tags were re-pointed at the dummy, before the dummy is deleted.
-    AfterRepoint,
-}
-
-/// The run was stopped by a [`CrashPoint`].
-#[derive(Debug, thiserror::Error)]
-#[error("stopped at the crash point")]
-pub struct Crashed;
+use super::faults::{CrashPoint, Faults};
+use super::journal::Journal;
+use super::summary::{Refusal, RunError, RunSummary, TagOutcome};
+use crate::clock::Clock;
+use crate::model::{JournalAction, JournalEntry, JournalState};
+use crate::registry::{DeleteCapability, Digest, Dummy, RegistryClient, RegistryError, Repoint};
+use crate::store::{JournalUpdate, StoreError};
 
 /// Why executing a repository stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Crashed(#[from] Crashed),
+    /// Stopped at a test crash point (feature `fault-injection`).
+    #[error("stopped at the crash point")]
+    Crashed,
 }
 
-/// What a repository's execution needs.
-pub struct Repository<'a> {
-    pub store: &'a Store,
-    pub metrics: &'a Metrics,
+/// A tag of the repository that is not being removed, with the digest it had when planned (if
+/// known): after a batch it must still be listed, and still on that digest.
+#[derive(Debug, Clone)]
+pub struct Sibling {
+    pub tag: String,
+    pub digest: Option<String>,
+}
+
+/// Carries out one repository's share of a plan.
+pub struct Executor<'a> {
     pub client: &'a RegistryClient,
-    pub name: &'a str,
+    pub journal: &'a dyn Journal,
+    pub clock: &'a dyn Clock,
+    pub repository: &'a str,
+    /// Registry requests in flight at once for this repository.
     pub concurrency: usize,
-    pub crash: CrashPoint,
+    pub faults: &'a Faults,
+    /// Cancelled when the run must stop (shutdown, lost lock): no new tag or image is started; a
+    /// batch already on its dummy is still finished, so nothing is left half done.
+    pub stop: &'a CancellationToken,
 }
 
-impl Repository<'_> {
-    /// Carries out `entries` (journaled, state `planned`, all in this repository).
+/// The registry error as the reason nothing was deleted.
+pub(super) fn refusal_of(error: &RegistryError) -> Refusal {
+    match error {
+        RegistryError::DeletionDisabled { .. } => Refusal::DeletionDisabled,
+        RegistryError::MissingDeleteRight { .. } => Refusal::NoDeleteRight,
+        RegistryError::Protected { .. } => Refusal::Protected,
+        _ => Refusal::RegistryError,
+    }
+}
+
+impl Executor<'_> {
+    /// Journals `planned` (all in this repository), then carries it out.
     pub async fn execute(
         &self,
-        entries: Vec<JournalEntry>,
-        siblings: Vec<(String, String)>,
+        planned: &[JournalEntry],
+        siblings: &[Sibling],
     ) -> Result<RunSummary, ExecError> {
         let mut summary = RunSummary::default();
+        let entries = self.journal.insert(planned).await?;
         let (untags, deletes): (Vec<_>, Vec<_>) = entries
             .into_iter()
             .partition(|e| e.action == JournalAction::Untag);
-        let capability = match self.client.capability(self.name).await {
+        let capability = match self.client.capability(self.repository).await {
             Ok(c) => c,
             Err(e) => {
-                self.fail_all(untags.iter().chain(&deletes), &e, &mut summary)
-                    .await?;
+                let all: Vec<JournalEntry> = untags.into_iter().chain(deletes).collect();
+                self.fail_all(&all, &e, &mut summary).await?;
                 return Ok(summary);
             }
         };
-        if !untags.is_empty() {
-            match capability {
-                DeleteCapability::TagDelete => self.delete_tags(untags, &mut summary).await?,
-                DeleteCapability::DigestOnly => {
-                    self.untag_with_dummy(untags, &siblings, &mut summary)
-                        .await?
-                }
+        match capability {
+            _ if untags.is_empty() => {}
+            DeleteCapability::TagDelete => self.delete_tags(untags, &mut summary).await?,
+            DeleteCapability::DigestOnly => {
+                self.untag_with_dummy(untags, siblings, &mut summary)
+                    .await?
             }
+        }
+        if self.stop.is_cancelled() {
+            for e in &deletes {
+                self.defer(e, &mut summary).await?;
+            }
+            return Ok(summary);
         }
         let known: HashSet<&str> = siblings
             .iter()
-            .map(|(tag, _)| tag.as_str())
+            .map(|s| s.tag.as_str())
             .chain(deletes.iter().map(|e| e.tag.as_str()))
             .collect();
         let newcomers = self.new_tags(&deletes, &known).await;
@@ -93,94 +110,119 @@ impl Repository<'_> {
         if ids.is_empty() {
             return Ok(());
         }
-        self.store.journal_update(ids, &update).await
+        self.journal.update(ids, update).await
     }
 
-    async fn fail_all<'e>(
+    pub(super) fn at(&self, state: JournalState) -> JournalUpdate {
+        JournalUpdate::new(state, self.clock.now())
+    }
+
+    /// A step not started because the run is stopping: closed, and planned again by the next run.
+    pub(super) fn deferred(&self) -> (JournalUpdate, TagOutcome) {
+        let update = self.at(JournalState::Skipped).detail(STOPPED);
+        (update, TagOutcome::Deferred)
+    }
+
+    /// Closes `e` as not started (see [`Executor::deferred`]).
+    async fn defer(&self, e: &JournalEntry, summary: &mut RunSummary) -> Result<(), StoreError> {
+        let (update, outcome) = self.deferred();
+        self.update(&[e.id], update).await?;
+        summary.count(&e.reason_code, outcome, 1);
+        Ok(())
+    }
+
+    /// The registry refused before anything changed: every entry fails, and why is said once.
+    async fn fail_all(
         &self,
-        entries: impl Iterator<Item = &'e JournalEntry>,
+        entries: &[JournalEntry],
         error: &RegistryError,
         summary: &mut RunSummary,
     ) -> Result<(), StoreError> {
-        let entries: Vec<&JournalEntry> = entries.collect();
         if entries.is_empty() {
             return Ok(());
         }
-        tracing::warn!(repository = self.name, error = %error, "deleting nothing in this repository");
-        let reason = match error {
-            RegistryError::DeletionDisabled { .. } => "deletion_disabled",
-            RegistryError::MissingDeleteRight { .. } => "no_delete_right",
-            RegistryError::Protected { .. } => "protected",
-            _ => "registry_error",
-        };
-        self.metrics.gc_refusals.with_label_values(&[reason]).inc();
-        summary.errors.push(format!("{}: {error}", self.name));
+        tracing::warn!(repository = self.repository, error = %error, "deleting nothing in this repository");
+        let refusal = refusal_of(error);
+        let message = format!("{}: nothing deleted: {error}", self.repository);
+        summary.error(RunError::refused(refusal, message));
         let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
-        self.update(
-            &ids,
-            JournalUpdate::new(JournalState::Failed, Utc::now()).detail(error.to_string()),
-        )
-        .await?;
+        let update = self.at(JournalState::Failed).detail(error.to_string());
+        self.update(&ids, update).await?;
         for e in entries {
-            summary.count(&e.rule, Outcome::Failed, 1);
+            summary.count(&e.reason_code, TagOutcome::Failed, 1);
         }
         Ok(())
     }
 
-    /// Registries that delete single tags: re-check, then `DELETE /manifests/<tag>`.
+    /// Registries that delete single tags: per tag, re-check, then `DELETE /manifests/<tag>`.
     async fn delete_tags(
         &self,
         entries: Vec<JournalEntry>,
         summary: &mut RunSummary,
     ) -> Result<(), StoreError> {
-        for e in entries {
-            let planned = Digest::parse(&e.planned_digest);
-            let step = match planned {
-                Ok(planned) => match self.client.resolve(self.name, &e.tag).await {
-                    Ok(Some(now)) if now == planned => self
-                        .client
-                        .delete_tag(self.name, &e.tag)
-                        .await
-                        .map(|_| None),
-                    Ok(Some(now)) => Ok(Some(format!("moved to {now}"))),
-                    Ok(None) => Ok(Some("gone before removal".to_owned())),
-                    Err(err) => Err(err),
-                },
-                Err(err) => Err(err),
-            };
-            self.record_single(&e, step, summary).await?;
+        let results: Vec<(JournalEntry, Option<Result<Step, RegistryError>>)> =
+            stream::iter(entries)
+                .map(|e| async move {
+                    if self.stop.is_cancelled() {
+                        return (e, None);
+                    }
+                    let step = self.delete_one_tag(&e).await;
+                    (e, Some(step))
+                })
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
+        for (e, step) in results {
+            match step {
+                Some(step) => self.record(&e, step, summary).await?,
+                None => self.defer(&e, summary).await?,
+            }
         }
         Ok(())
     }
 
-    async fn record_single(
+    async fn delete_one_tag(&self, e: &JournalEntry) -> Result<Step, RegistryError> {
+        let planned = Digest::parse(&e.planned_digest)?;
+        match self.client.resolve(self.repository, &e.tag).await? {
+            None => Ok(Step::Gone),
+            Some(now) if now != planned => Ok(Step::Moved(now)),
+            Some(_) => {
+                self.client.delete_tag(self.repository, &e.tag).await?;
+                Ok(Step::Done)
+            }
+        }
+    }
+
+    /// Writes what one step did to one tag.
+    pub(super) async fn record(
         &self,
         e: &JournalEntry,
-        step: Result<Option<String>, RegistryError>,
+        step: Result<Step, RegistryError>,
         summary: &mut RunSummary,
     ) -> Result<(), StoreError> {
-        let now = Utc::now();
         let (update, outcome) = match step {
-            Ok(None) => (
-                JournalUpdate::new(JournalState::Done, now),
-                Outcome::Removed,
-            ),
-            Ok(Some(why)) => (
-                JournalUpdate::new(JournalState::Skipped, now).detail(why),
-                Outcome::Skipped,
+            Ok(Step::Done) => (self.at(JournalState::Done), TagOutcome::Removed),
+            Ok(Step::Moved(observed)) => {
+                tracing::info!(repository = self.repository, tag = %e.tag, planned = %e.planned_digest, %observed, "tag moved since planning; kept");
+                let update = self
+                    .at(JournalState::Skipped)
+                    .observed(observed.as_str())
+                    .detail("moved since planning");
+                (update, TagOutcome::Skipped)
+            }
+            Ok(Step::Gone) => (
+                self.at(JournalState::Skipped).detail(GONE),
+                TagOutcome::Skipped,
             ),
             Err(err) => {
-                summary
-                    .errors
-                    .push(format!("{}:{}: {err}", self.name, e.tag));
-                (
-                    JournalUpdate::new(JournalState::Failed, now).detail(err.to_string()),
-                    Outcome::Failed,
-                )
+                let message = format!("{}:{}: {err}", self.repository, e.tag);
+                summary.error(RunError::note(message));
+                let update = self.at(JournalState::Failed).detail(err.to_string());
+                (update, TagOutcome::Failed)
             }
         };
         self.update(&[e.id], update).await?;
-        summary.count(&e.rule, outcome, 1);
+        summary.count(&e.reason_code, outcome, 1);
         Ok(())
     }
 
@@ -189,190 +231,168 @@ impl Repository<'_> {
     async fn untag_with_dummy(
         &self,
         entries: Vec<JournalEntry>,
-        siblings: &[(String, String)],
+        siblings: &[Sibling],
         summary: &mut RunSummary,
     ) -> Result<(), ExecError> {
-        let dummy = match self.client.prepare_dummy(self.name).await {
+        let dummy = match self.client.prepare_dummy(self.repository).await {
             Ok(d) => d,
             Err(e) => {
-                self.fail_all(entries.iter(), &e, summary).await?;
+                self.fail_all(&entries, &e, summary).await?;
                 return Ok(());
             }
         };
         let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
-        self.update(
-            &ids,
-            JournalUpdate::new(JournalState::Planned, Utc::now()).dummy(dummy.digest.as_str()),
-        )
-        .await?;
-        let results: Vec<(JournalEntry, Result<Repoint, RegistryError>)> = stream::iter(entries)
-            .map(|e| {
-                let dummy = &dummy;
-                async move {
-                    let result = match Digest::parse(&e.planned_digest) {
-                        Ok(planned) => {
-                            self.client
-                                .point_tag_at_dummy(self.name, &e.tag, &planned, dummy)
-                                .await
-                        }
-                        Err(err) => Err(err),
-                    };
-                    (e, result)
-                }
-            })
-            .buffer_unordered(self.concurrency.max(1))
-            .collect()
-            .await;
-        let mut repointed: Vec<JournalEntry> = Vec::new();
-        for (e, result) in results {
-            let now = Utc::now();
+        let journaled = self.at(JournalState::Planned).dummy(dummy.digest.as_str());
+        self.update(&ids, journaled).await?;
+        let mut repointed = Vec::new();
+        for (e, result) in self.repoint_all(entries, &dummy).await {
+            let Some(result) = result else {
+                self.defer(&e, summary).await?;
+                continue;
+            };
             match result {
                 Ok(Repoint::Repointed) => {
-                    self.update(&[e.id], JournalUpdate::new(JournalState::Repointed, now))
+                    self.update(&[e.id], self.at(JournalState::Repointed))
                         .await?;
                     repointed.push(e);
                 }
                 Ok(Repoint::Moved { observed }) => {
-                    tracing::info!(repository = self.name, tag = %e.tag, planned = %e.planned_digest, %observed, "tag moved since planning; kept");
-                    let update = JournalUpdate::new(JournalState::Skipped, now)
-                        .observed(observed.as_str())
-                        .detail("moved since planning");
-                    self.update(&[e.id], update).await?;
-                    summary.count(&e.rule, Outcome::Skipped, 1);
+                    self.record(&e, Ok(Step::Moved(observed)), summary).await?
                 }
-                Ok(Repoint::Gone) => {
-                    self.update(
-                        &[e.id],
-                        JournalUpdate::new(JournalState::Skipped, now)
-                            .detail("gone before removal"),
-                    )
-                    .await?;
-                    summary.count(&e.rule, Outcome::Skipped, 1);
-                }
-                Err(err) => self.record_single(&e, Err(err), summary).await?,
+                Ok(Repoint::Gone) => self.record(&e, Ok(Step::Gone), summary).await?,
+                Err(err) => self.record(&e, Err(err), summary).await?,
             }
         }
         if repointed.is_empty() {
             return Ok(());
         }
-        if self.crash == CrashPoint::AfterRepoint {
-            return Err(Crashed.into());
+        if self.faults.fires(CrashPoint::AfterRepoint) {
+            return Err(ExecError::Crashed);
         }
         self.delete_dummy(&dummy.digest, &repointed, siblings, summary)
             .await?;
         Ok(())
     }
 
-    /// One DELETE for the batch. On failure the tags stay `repointed` (open): the next run retries.
+    /// Re-checks and re-points every tag at the dummy, `concurrency` at a time; `None` for the tags
+    /// not started because the run is stopping.
+    async fn repoint_all(
+        &self,
+        entries: Vec<JournalEntry>,
+        dummy: &Dummy,
+    ) -> Vec<(JournalEntry, Option<Result<Repoint, RegistryError>>)> {
+        stream::iter(entries)
+            .map(|e| async move {
+                if self.stop.is_cancelled() {
+                    return (e, None);
+                }
+                let result = match Digest::parse(&e.planned_digest) {
+                    Ok(planned) => {
+                        self.client
+                            .point_tag_at_dummy(self.repository, &e.tag, &planned, dummy)
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
+                (e, Some(result))
+            })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// One DELETE for the batch, then the listing that proves it. On failure the tags stay
+    /// `repointed` (open): the next run deletes the dummy.
     async fn delete_dummy(
         &self,
         dummy: &Digest,
         repointed: &[JournalEntry],
-        siblings: &[(String, String)],
+        siblings: &[Sibling],
         summary: &mut RunSummary,
     ) -> Result<(), StoreError> {
-        let ids: Vec<i64> = repointed.iter().map(|e| e.id).collect();
-        match self.client.delete_manifest(self.name, dummy).await {
-            Ok(_) => {
-                self.update(&ids, JournalUpdate::new(JournalState::Done, Utc::now()))
-                    .await?;
-                for e in repointed {
-                    summary.count(&e.rule, Outcome::Removed, 1);
-                }
-                self.verify(repointed, siblings, summary).await;
+        if let Err(err) = self.client.delete_manifest(self.repository, dummy).await {
+            let tags: Vec<&str> = repointed.iter().map(|e| e.tag.as_str()).collect();
+            tracing::error!(repository = self.repository, %dummy, error = %err, ?tags, "dummy delete failed: these tags point at the dummy until the next run");
+            let message = format!(
+                "{}: dummy {dummy} not deleted ({err}); left on it: {}",
+                self.repository,
+                tags.join(", ")
+            );
+            summary.error(RunError::note(message));
+            for e in repointed {
+                summary.count(&e.reason_code, TagOutcome::Failed, 1);
             }
-            Err(err) => {
-                let tags: Vec<&str> = repointed.iter().map(|e| e.tag.as_str()).collect();
-                tracing::error!(repository = self.name, %dummy, error = %err, ?tags, "dummy delete failed: these tags point at the dummy until the next run");
-                summary.errors.push(format!(
-                    "{}: dummy {dummy} not deleted ({err}); left on it: {}",
-                    self.name,
-                    tags.join(", ")
-                ));
-                for e in repointed {
-                    summary.count(&e.rule, Outcome::Failed, 1);
-                }
-            }
+            return Ok(());
+        }
+        let still_listed = self.verify(repointed, siblings, summary).await;
+        for e in repointed {
+            let step = match still_listed.contains(e.tag.as_str()) {
+                true => Err(RegistryError::InvalidResponse {
+                    path: format!("/v2/{}/tags/list", self.repository),
+                    detail: "still listed after the delete (re-pushed meanwhile?)".into(),
+                }),
+                false => Ok(Step::Done),
+            };
+            self.record(e, step, summary).await?;
         }
         Ok(())
     }
 
-    /// After the dummy's DELETE: the batch's tags are gone, every other tag is still listed, and the
-    /// tags that shared a digest with a removed tag (the only ones the dummy method could touch)
-    /// still resolve to the digest the plan saw.
+    /// After the dummy's DELETE: which of the batch's tags are still listed; every other tag must
+    /// still be listed, and the tags that shared a digest with a removed tag (the only ones the
+    /// dummy method could touch) must still resolve to the digest the plan saw.
     async fn verify(
         &self,
         removed: &[JournalEntry],
-        siblings: &[(String, String)],
+        siblings: &[Sibling],
         summary: &mut RunSummary,
-    ) {
+    ) -> HashSet<String> {
+        let repo = self.repository;
         let removed_tags: Vec<String> = removed.iter().map(|e| e.tag.clone()).collect();
-        let names: Vec<String> = siblings.iter().map(|(tag, _)| tag.clone()).collect();
-        match self
-            .client
-            .verify_batch(self.name, &removed_tags, &names)
-            .await
-        {
-            Ok(check) if check.still_present.is_empty() && check.siblings_missing.is_empty() => {}
-            Ok(check) => summary.errors.push(format!(
-                "{}: after removal, still listed: {:?}; kept tags missing: {:?}",
-                self.name, check.still_present, check.siblings_missing
-            )),
-            Err(e) => summary
-                .errors
-                .push(format!("{}: could not verify the removal: {e}", self.name)),
+        let names: Vec<String> = siblings.iter().map(|s| s.tag.clone()).collect();
+        let mut still_listed = HashSet::new();
+        match self.client.verify_batch(repo, &removed_tags, &names).await {
+            Ok(check) => {
+                if !check.siblings_missing.is_empty() {
+                    let missing = &check.siblings_missing;
+                    let message = format!("{repo}: kept tags no longer listed: {missing:?}");
+                    summary.error(RunError::note(message));
+                }
+                still_listed.extend(check.still_present);
+            }
+            Err(e) => summary.error(RunError::note(format!(
+                "{repo}: could not verify the removal: {e}"
+            ))),
         }
         let shared: HashSet<&str> = removed.iter().map(|e| e.planned_digest.as_str()).collect();
         let at_risk: Vec<(String, Digest)> = siblings
             .iter()
-            .filter(|(_, digest)| shared.contains(digest.as_str()))
-            .filter_map(|(tag, digest)| Some((tag.clone(), Digest::parse(digest).ok()?)))
+            .filter_map(|s| Some((s.tag.clone(), s.digest.as_deref()?)))
+            .filter(|(_, digest)| shared.contains(digest))
+            .filter_map(|(tag, digest)| Some((tag, Digest::parse(digest).ok()?)))
             .collect();
-        match self.client.verify_digests(self.name, &at_risk).await {
+        match self.client.verify_digests(repo, &at_risk).await {
             Ok(changed) if changed.is_empty() => {}
-            Ok(changed) => summary.errors.push(format!(
-                "{}: kept tags no longer on the digest the plan saw: {changed:?}",
-                self.name
-            )),
-            Err(e) => summary
-                .errors
-                .push(format!("{}: could not re-check kept tags: {e}", self.name)),
+            Ok(changed) => summary.error(RunError::note(format!(
+                "{repo}: kept tags no longer on the digest the plan saw: {changed:?}"
+            ))),
+            Err(e) => summary.error(RunError::note(format!(
+                "{repo}: could not re-check kept tags: {e}"
+            ))),
         }
+        still_listed
     }
 }
 
-/// Journal entries (state `state`) for `actions` of one project, one per tag.
-pub fn journal_entries(
-    run_id: i64,
-    project_id: i64,
-    actions: &[Action],
-    state: JournalState,
-) -> Vec<JournalEntry> {
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for action in actions {
-        let kind = match action {
-            Action::Untag { .. } => JournalAction::Untag,
-            Action::DeleteImage { .. } => JournalAction::DeleteImage,
-        };
-        for (tag, reason) in action.tags() {
-            out.push(JournalEntry {
-                id: 0,
-                run_id,
-                project_id,
-                repository: action.repository().to_owned(),
-                tag: tag.to_owned(),
-                action: kind,
-                rule: reason.code().to_owned(),
-                reason: reason.to_string(),
-                planned_digest: action.digest().to_owned(),
-                dummy_digest: None,
-                observed_digest: None,
-                state,
-                detail: None,
-                updated_at: now,
-            });
-        }
-    }
-    out
+/// Journal detail of a tag that was already gone when its step came.
+pub(super) const GONE: &str = "gone before removal";
+/// Journal detail of a step not started because the run was stopping.
+const STOPPED: &str =
+    "not started: the run was stopping (shutdown or lost GC lock); planned again by the next run";
+
+/// What one registry step found.
+pub(super) enum Step {
+    Done,
+    Moved(Digest),
+    Gone,
 }

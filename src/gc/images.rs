@@ -3,33 +3,36 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
-
-use super::execute::Repository;
-use super::summary::{Outcome, RunSummary};
-use crate::registry::{Deleted, Digest, ImageDeletion};
-use crate::store::model::{JournalEntry, JournalState};
+use super::execute::{refusal_of, Executor};
+use super::summary::{RunError, RunSummary, TagOutcome};
+use crate::model::{JournalEntry, JournalState};
+use crate::registry::{Deleted, Digest, ImageDeletion, RegistryError};
 use crate::store::{JournalUpdate, StoreError};
 
-impl Repository<'_> {
+/// Tags that appeared since planning, by the digest they point at; `Err` when the repository could
+/// not be re-read (then no image is deleted).
+pub(super) type Newcomers = Result<HashMap<String, Vec<String>>, String>;
+
+impl Executor<'_> {
     /// Tags that appeared since planning, by the digest they point at: a digest delete would take
-    /// them down too. `Err` when the repository cannot be re-read (then no image is deleted).
+    /// them down too.
     pub(super) async fn new_tags(
         &self,
         deletes: &[JournalEntry],
         known: &HashSet<&str>,
-    ) -> Result<HashMap<String, Vec<String>>, String> {
+    ) -> Newcomers {
         let mut found: HashMap<String, Vec<String>> = HashMap::new();
         if deletes.is_empty() {
             return Ok(found);
         }
+        let repo = self.repository;
         let listed = self
             .client
-            .list_tags(self.name)
+            .list_tags(repo)
             .await
             .map_err(|e| e.to_string())?;
         for tag in listed.into_iter().filter(|t| !known.contains(t.as_str())) {
-            match self.client.resolve(self.name, &tag).await {
+            match self.client.resolve(repo, &tag).await {
                 Ok(Some(digest)) => found.entry(digest.to_string()).or_default().push(tag),
                 Ok(None) => {}
                 Err(e) => return Err(e.to_string()),
@@ -43,7 +46,7 @@ impl Repository<'_> {
     pub(super) async fn delete_images(
         &self,
         entries: Vec<JournalEntry>,
-        newcomers: Result<HashMap<String, Vec<String>>, String>,
+        newcomers: Newcomers,
         summary: &mut RunSummary,
     ) -> Result<(), StoreError> {
         let mut by_digest: HashMap<String, Vec<JournalEntry>> = HashMap::new();
@@ -54,8 +57,6 @@ impl Repository<'_> {
                 .push(e);
         }
         for (digest, group) in by_digest {
-            let tags: Vec<String> = group.iter().map(|e| e.tag.clone()).collect();
-            let ids: Vec<i64> = group.iter().map(|e| e.id).collect();
             let blocker = match &newcomers {
                 Ok(map) => map
                     .get(&digest)
@@ -64,50 +65,64 @@ impl Repository<'_> {
                     "not deleted, the repository could not be re-read: {e}"
                 )),
             };
-            if let Some(detail) = blocker {
-                tracing::info!(repository = self.name, %digest, %detail, "image kept");
-                self.update(
-                    &ids,
-                    JournalUpdate::new(JournalState::Skipped, Utc::now()).detail(detail),
-                )
-                .await?;
-                for e in &group {
-                    summary.count(&e.rule, Outcome::Skipped, 1);
-                }
-                continue;
-            }
-            let result = match Digest::parse(&digest) {
-                Ok(d) => self.client.delete_image(self.name, &d, &tags).await,
-                Err(e) => Err(e),
-            };
-            let now = Utc::now();
-            let (update, outcome) = match result {
-                Ok(ImageDeletion::Deleted(Deleted::Removed | Deleted::AlreadyGone)) => (
-                    JournalUpdate::new(JournalState::Done, now),
-                    Outcome::Removed,
-                ),
-                Ok(ImageDeletion::Refused { moved }) => {
-                    let detail = format!("not deleted, re-tagged since planning: {moved:?}");
+            let (update, outcome) = match blocker {
+                Some(detail) => {
+                    tracing::info!(repository = self.repository, %digest, %detail, "image kept");
                     (
-                        JournalUpdate::new(JournalState::Skipped, now).detail(detail),
-                        Outcome::Skipped,
+                        self.at(JournalState::Skipped).detail(detail),
+                        TagOutcome::Skipped,
                     )
                 }
-                Err(err) => {
-                    summary
-                        .errors
-                        .push(format!("{}@{digest}: {err}", self.name));
-                    (
-                        JournalUpdate::new(JournalState::Failed, now).detail(err.to_string()),
-                        Outcome::Failed,
-                    )
-                }
+                None if self.stop.is_cancelled() => self.deferred(),
+                None => self.delete_image(&digest, &group, summary).await,
             };
+            let ids: Vec<i64> = group.iter().map(|e| e.id).collect();
             self.update(&ids, update).await?;
             for e in &group {
-                summary.count(&e.rule, outcome, 1);
+                summary.count(&e.reason_code, outcome, 1);
             }
         }
         Ok(())
+    }
+
+    /// Re-checks every tag of `group` and deletes the image by digest.
+    async fn delete_image(
+        &self,
+        digest: &str,
+        group: &[JournalEntry],
+        summary: &mut RunSummary,
+    ) -> (JournalUpdate, TagOutcome) {
+        let tags: Vec<String> = group.iter().map(|e| e.tag.clone()).collect();
+        let result = match Digest::parse(digest) {
+            Ok(d) => self.client.delete_image(self.repository, &d, &tags).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(ImageDeletion::Deleted(Deleted::Removed | Deleted::AlreadyGone)) => {
+                (self.at(JournalState::Done), TagOutcome::Removed)
+            }
+            Ok(ImageDeletion::Refused { moved }) => {
+                let detail = format!("not deleted, re-tagged since planning: {moved:?}");
+                (
+                    self.at(JournalState::Skipped).detail(detail),
+                    TagOutcome::Skipped,
+                )
+            }
+            Err(err) => {
+                let message = format!("{}@{digest}: {err}", self.repository);
+                summary.error(match err {
+                    RegistryError::DeletionDisabled { .. }
+                    | RegistryError::MissingDeleteRight { .. }
+                    | RegistryError::Protected { .. } => {
+                        RunError::refused(refusal_of(&err), message)
+                    }
+                    _ => RunError::note(message),
+                });
+                (
+                    self.at(JournalState::Failed).detail(err.to_string()),
+                    TagOutcome::Failed,
+                )
+            }
+        }
     }
 }

@@ -4,17 +4,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::Utc;
-
-use super::summary::{Outcome, RunSummary};
+use super::summary::{RunError, RunSummary, TagOutcome};
+use crate::clock::Clock;
+use crate::model::{JournalAction, JournalEntry, JournalState};
 use crate::registry::{Digest, RegistryClient};
-use crate::store::model::{JournalAction, JournalEntry, JournalState};
 use crate::store::{JournalUpdate, Store, StoreError};
 
 /// Closes every open journal entry; `clients` gives each project's registry.
 pub async fn resume(
-    store: &Store,
+    store: &dyn Store,
     clients: &HashMap<i64, RegistryClient>,
+    clock: &dyn Clock,
     summary: &mut RunSummary,
 ) -> Result<(), StoreError> {
     let open = store.open_journal().await?;
@@ -36,14 +36,13 @@ pub async fn resume(
         let client = clients.get(&project_id);
         match (client, dummy) {
             (Some(client), Some(dummy)) => {
-                finish_batch(store, client, &repository, &dummy, entries, summary).await?
+                let batch = Batch { store, client, clock, repository: &repository };
+                batch.finish(&dummy, entries, summary).await?
             }
-            (None, Some(_)) => {
-                summary.errors.push(format!(
-                    "{repository}: an interrupted batch waits on a dummy, but no registry is configured for project {project_id}"
-                ));
-            }
-            (_, None) => close_untouched(store, &entries, summary).await?,
+            (None, Some(_)) => summary.error(RunError::note(format!(
+                "{repository}: an interrupted batch waits on a dummy, but no registry is configured for project {project_id}"
+            ))),
+            (_, None) => close_untouched(store, clock, &entries, summary).await?,
         }
     }
     Ok(())
@@ -51,7 +50,8 @@ pub async fn resume(
 
 /// Entries that never got as far as a dummy: nothing in the registry changed.
 async fn close_untouched(
-    store: &Store,
+    store: &dyn Store,
+    clock: &dyn Clock,
     entries: &[JournalEntry],
     summary: &mut RunSummary,
 ) -> Result<(), StoreError> {
@@ -60,68 +60,90 @@ async fn close_untouched(
     store
         .journal_update(
             &ids,
-            &JournalUpdate::new(JournalState::Skipped, Utc::now()).detail(detail),
+            &JournalUpdate::new(JournalState::Skipped, clock.now()).detail(detail),
         )
         .await?;
     for e in entries {
-        summary.count(&e.rule, Outcome::Skipped, 1);
+        summary.count(&e.reason_code, TagOutcome::Skipped, 1);
     }
     Ok(())
 }
 
-async fn finish_batch(
-    store: &Store,
-    client: &RegistryClient,
-    repository: &str,
-    dummy: &str,
-    entries: Vec<JournalEntry>,
-    summary: &mut RunSummary,
-) -> Result<(), StoreError> {
-    let Ok(dummy) = Digest::parse(dummy) else {
-        summary.errors.push(format!(
-            "{repository}: journal holds an invalid dummy digest"
-        ));
-        return Ok(());
-    };
-    // Which tags really point at the dummy now (a crash may have hit between PUT and journal).
-    let mut on_dummy = Vec::new();
-    let mut untouched = Vec::new();
-    for e in entries {
-        let points_at_dummy = e.action == JournalAction::Untag
-            && match client.resolve(repository, &e.tag).await {
-                Ok(found) => found.as_ref() == Some(&dummy),
-                Err(err) => {
-                    summary.errors.push(format!(
-                        "{repository}:{}: cannot resume, registry: {err}",
-                        e.tag
-                    ));
-                    return Ok(());
-                }
-            };
-        if points_at_dummy || e.state == JournalState::Repointed {
-            on_dummy.push(e);
-        } else {
-            untouched.push(e);
+/// One interrupted batch: the tags it re-pointed at its dummy in one repository.
+struct Batch<'a> {
+    store: &'a dyn Store,
+    client: &'a RegistryClient,
+    clock: &'a dyn Clock,
+    repository: &'a str,
+}
+
+impl Batch<'_> {
+    async fn finish(
+        &self,
+        dummy: &str,
+        entries: Vec<JournalEntry>,
+        summary: &mut RunSummary,
+    ) -> Result<(), StoreError> {
+        let repository = self.repository;
+        let Ok(dummy) = Digest::parse(dummy) else {
+            let message = format!("{repository}: journal holds an invalid dummy digest");
+            summary.error(RunError::note(message));
+            return Ok(());
+        };
+        let Some((on_dummy, untouched)) = self.split(&dummy, entries, summary).await else {
+            return Ok(());
+        };
+        close_untouched(self.store, self.clock, &untouched, summary).await?;
+        if on_dummy.is_empty() {
+            return Ok(());
         }
+        let ids: Vec<i64> = on_dummy.iter().map(|e| e.id).collect();
+        match self.client.delete_manifest(repository, &dummy).await {
+            Ok(_) => {
+                let update = JournalUpdate::new(JournalState::Done, self.clock.now())
+                    .detail("finished after an interrupted run");
+                self.store.journal_update(&ids, &update).await?;
+                summary.resumed += on_dummy.len();
+                for e in &on_dummy {
+                    summary.count(&e.reason_code, TagOutcome::Removed, 1);
+                }
+            }
+            Err(err) => summary.error(RunError::note(format!(
+                "{repository}: dummy {dummy} still not deleted: {err}"
+            ))),
+        }
+        Ok(())
     }
-    close_untouched(store, &untouched, summary).await?;
-    if on_dummy.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = on_dummy.iter().map(|e| e.id).collect();
-    match client.delete_manifest(repository, &dummy).await {
-        Ok(_) => {
-            let update = JournalUpdate::new(JournalState::Done, Utc::now())
-                .detail("finished after an interrupted run");
-            store.journal_update(&ids, &update).await?;
-            summary.resumed += on_dummy.len();
-            for e in &on_dummy {
-                summary.count(&e.rule, Outcome::Removed, 1);
+
+    /// Which entries' tags really point at the dummy now (a crash may have hit between the PUT and
+    /// the journal) and which were never touched; `None` when the registry cannot tell.
+    async fn split(
+        &self,
+        dummy: &Digest,
+        entries: Vec<JournalEntry>,
+        summary: &mut RunSummary,
+    ) -> Option<(Vec<JournalEntry>, Vec<JournalEntry>)> {
+        let mut on_dummy = Vec::new();
+        let mut untouched = Vec::new();
+        for e in entries {
+            let points_at_dummy = e.action == JournalAction::Untag
+                && match self.client.resolve(self.repository, &e.tag).await {
+                    Ok(found) => found.as_ref() == Some(dummy),
+                    Err(err) => {
+                        let message = format!(
+                            "{}:{}: cannot resume, registry: {err}",
+                            self.repository, e.tag
+                        );
+                        summary.error(RunError::note(message));
+                        return None;
+                    }
+                };
+            if points_at_dummy || e.state == JournalState::Repointed {
+                on_dummy.push(e);
+            } else {
+                untouched.push(e);
             }
         }
-        Err(err) => summary.errors.push(format!(
-            "{repository}: dummy {dummy} still not deleted: {err}"
-        )),
+        Some((on_dummy, untouched))
     }
-    Ok(())
 }

@@ -1,14 +1,17 @@
 //! Read API over what webhooks recorded: `/api/v1/projects` and, per project (by id or full path,
 //! slashes and `%2F` both work), `/tags`, `/refs`, `/pipelines`, `/merge_requests`. Read-only.
 
-use axum::extract::{Path, Query, State};
-use axum::Json;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::extract::{bounded, Path, Query};
 use super::AppState;
-use crate::store::model::{ProjectRecord, TagKind};
+use crate::gitlab::hooks::HookHealth;
+use crate::model::{ProjectRecord, TagKind};
 use crate::store::TagFilter;
 
 #[derive(Serialize)]
@@ -16,10 +19,24 @@ struct ProjectView {
     #[serde(flatten)]
     record: ProjectRecord,
     configured: bool,
+    /// The hook that feeds registry-gc, as the last reconciliation found it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hook: Option<HookHealth>,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/projects", get(projects))
+        .route("/api/v1/projects/{*rest}", get(project_resource))
 }
 
 /// `GET /api/v1/projects`: projects heard from, and whether each is configured.
-pub async fn projects(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn projects(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut hooks = app
+        .reconciler
+        .as_ref()
+        .map(|r| r.hooks())
+        .unwrap_or_default();
     let projects: Vec<ProjectView> = app
         .store
         .projects()
@@ -30,7 +47,12 @@ pub async fn projects(State(app): State<AppState>) -> Result<Json<Value>, ApiErr
                 .config
                 .project(Some(record.id), Some(&record.path))
                 .is_some();
-            ProjectView { record, configured }
+            let hook = hooks.remove(&record.id);
+            ProjectView {
+                record,
+                configured,
+                hook,
+            }
         })
         .collect();
     Ok(Json(json!({ "projects": projects })))
@@ -38,14 +60,14 @@ pub async fn projects(State(app): State<AppState>) -> Result<Json<Value>, ApiErr
 
 /// Filters of `/tags`.
 #[derive(Debug, Deserialize)]
-pub struct TagQuery {
+struct TagQuery {
     #[serde(rename = "ref")]
     ref_name: Option<String>,
     kind: Option<String>,
 }
 
 /// `GET /api/v1/projects/{project}/{resource}` where `{project}` may itself contain slashes.
-pub async fn project_resource(
+async fn project_resource(
     State(app): State<AppState>,
     Path(rest): Path<String>,
     Query(query): Query<TagQuery>,
@@ -55,7 +77,7 @@ pub async fn project_resource(
             "use /api/v1/projects/{project}/{tags|refs|pipelines|merge_requests}".into(),
         )
     })?;
-    let record = find_project(&app, project).await?;
+    let record = find_project(&app, bounded("project", project)?).await?;
     let id = record.id;
     let body = match resource {
         "tags" => {
@@ -67,6 +89,9 @@ pub async fn project_resource(
                         .map_err(|e| ApiError::BadRequest(format!("kind: {e}")))
                 })
                 .transpose()?;
+            if let Some(ref_name) = &query.ref_name {
+                bounded("ref", ref_name)?;
+            }
             let filter = TagFilter {
                 ref_name: query.ref_name,
                 kind,

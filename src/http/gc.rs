@@ -1,12 +1,16 @@
 //! Admin API of the garbage collector: the dry-run plan, triggering a run, and run history.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::extract::{bounded, optional_json, Path, Query};
 use super::AppState;
 use crate::gc::{GcError, Trigger};
 
@@ -23,17 +27,29 @@ impl From<GcError> for ApiError {
     }
 }
 
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/plan", get(plan))
+        .route("/api/v1/gc/runs", get(runs).post(trigger))
+        .route("/api/v1/gc/runs/{id}", get(run))
+}
+
 #[derive(Debug, Deserialize)]
-pub struct PlanQuery {
+struct PlanQuery {
     project: Option<String>,
 }
 
 /// `GET /api/v1/plan[?project=P]`: what a run would do now, with a reason per tag.
-pub async fn plan(
+async fn plan(
     State(app): State<AppState>,
     Query(q): Query<PlanQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let results = app.gc.plan(q.project.as_deref()).await?;
+    let project = q
+        .project
+        .as_deref()
+        .map(|p| bounded("project", p))
+        .transpose()?;
+    let results = app.gc.plan(project).await?;
     let mut plans = Vec::new();
     let mut errors = Vec::new();
     for result in results {
@@ -45,23 +61,38 @@ pub async fn plan(
     Ok(Json(json!({ "plans": plans, "errors": errors })))
 }
 
+/// The body of `POST /api/v1/gc/runs`. Empty, `{}` or without `dry_run` is a dry run: deleting
+/// takes an explicit `"dry_run": false`, and then only if the configuration allows it.
 #[derive(Debug, Default, Deserialize)]
-pub struct RunRequest {
-    /// Force a dry run (a request can never turn dry-run off; only the configuration can).
+#[serde(deny_unknown_fields)]
+struct RunRequest {
+    /// `false`: delete if `gc.dry_run = false`; absent or `true`: a dry run whatever the config.
     #[serde(default)]
-    dry_run: bool,
+    dry_run: Option<bool>,
     /// Answer when the run is over, with its record, instead of at once.
     #[serde(default)]
     wait: bool,
 }
 
+impl RunRequest {
+    /// The collector's override: forced dry run unless the request says `"dry_run": false`.
+    fn forced_dry_run(&self) -> Option<bool> {
+        match self.dry_run {
+            Some(false) => None,
+            _ => Some(true),
+        }
+    }
+}
+
 /// `POST /api/v1/gc/runs`: starts a run (202), or with `"wait": true` runs it and answers its record.
-pub async fn trigger(
+/// A body that cannot be read is 400 or 415, never "no options".
+async fn trigger(
     State(app): State<AppState>,
-    body: Option<Json<RunRequest>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request = body.map(|Json(r)| r).unwrap_or_default();
-    let dry_run = request.dry_run.then_some(true);
+    let request: RunRequest = optional_json(&headers, body)?;
+    let dry_run = request.forced_dry_run();
     if app.gc.is_running() {
         return Err(GcError::AlreadyRunning.into());
     }
@@ -69,22 +100,17 @@ pub async fn trigger(
         let run = app.gc.run(Trigger::Api, dry_run).await?;
         return Ok((StatusCode::OK, Json(json!(run))));
     }
-    let gc = app.gc.clone();
-    tokio::spawn(async move {
-        if let Err(e) = gc.run(Trigger::Api, dry_run).await {
-            tracing::warn!(error = %e, "run requested through the API did not run");
-        }
-    });
+    app.gc.start(Trigger::Api, dry_run)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "started" }))))
 }
 
 #[derive(Debug, Deserialize)]
-pub struct RunsQuery {
+struct RunsQuery {
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/gc/runs`: the newest runs first.
-pub async fn runs(
+async fn runs(
     State(app): State<AppState>,
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -93,10 +119,7 @@ pub async fn runs(
 }
 
 /// `GET /api/v1/gc/runs/{id}`: one run with its journal.
-pub async fn run(
-    State(app): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+async fn run(State(app): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     let run = app
         .store
         .run(id)

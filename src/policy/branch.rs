@@ -6,11 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::index::Index;
 use super::reason::{DeleteReason, KeepReason};
-use super::rules::{after_grace, Verdict};
 use super::settings::RetentionSettings;
-use crate::store::model::{
-    ImageTagRecord, MergeRequestRecord, MrState, RefKind, RefRecord, RefState,
-};
+use super::verdict::{after_grace, Verdict};
+use crate::model::{ImageTagRecord, MergeRequestRecord, MrState, RefKind, RefRecord, RefState};
 
 /// Judges a `ci-branch` tag: deletable only if it is deletable for every branch that pushed it.
 pub(super) fn judge(
@@ -119,6 +117,7 @@ fn deleted(branch: &RefRecord, s: &RetentionSettings, now: DateTime<Utc>) -> Opt
     let reason = DeleteReason::BranchDeleted {
         branch: branch.name.clone(),
         deleted_at,
+        by_reconciliation: branch.deleted_by.as_deref() == Some("reconciliation"),
         grace: s.branch_grace,
     };
     Some(after_grace(reason, deleted_at, s.branch_grace, now))

@@ -1,13 +1,14 @@
 //! Human sentences for reasons (`Display`): "branch feature/x merged in !42 at …, grace 24h
-//! passed", "kept: in use by the cluster". Formatting only; no decisions, no I/O.
+//! passed", "kept: in use by Deployment shop/web (container web)". Formatting only; no decisions,
+//! no I/O.
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 use super::duration;
 use super::reason::{DeleteReason, KeepReason};
-use crate::store::model::PipelineStatus;
+use crate::model::PipelineStatus;
 
 impl DeleteReason {
     /// The event that started the waiting period, and the period, for time-based reasons.
@@ -26,6 +27,37 @@ impl DeleteReason {
                     Ts(finished_at)
                 ),
             },
+            DeleteReason::BranchDeleted { .. }
+            | DeleteReason::BranchMerged { .. }
+            | DeleteReason::BranchMrClosed { .. }
+            | DeleteReason::BranchStale { .. } => self.branch_event(f),
+            DeleteReason::ProdSuperseded {
+                pipeline, position, ..
+            } => {
+                write!(
+                    f,
+                    "prod deploy of pipeline {pipeline} is #{position} newest"
+                )
+            }
+            DeleteReason::UntrackedExpired { created, .. } => {
+                write!(f, "untracked tag created at {}", Ts(created))
+            }
+        }
+    }
+
+    /// The event of the branch rules.
+    fn branch_event(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeleteReason::BranchDeleted {
+                branch,
+                deleted_at,
+                by_reconciliation: true,
+                ..
+            } => write!(
+                f,
+                "branch {branch} deleted (found by reconciliation at {})",
+                Ts(deleted_at)
+            ),
             DeleteReason::BranchDeleted {
                 branch, deleted_at, ..
             } => {
@@ -66,17 +98,7 @@ impl DeleteReason {
                     Ts(last_activity)
                 )
             }
-            DeleteReason::ProdSuperseded {
-                pipeline, position, ..
-            } => {
-                write!(
-                    f,
-                    "prod deploy of pipeline {pipeline} is #{position} newest"
-                )
-            }
-            DeleteReason::UntrackedExpired { created, .. } => {
-                write!(f, "untracked tag created at {}", Ts(created))
-            }
+            other => other.event(f),
         }
     }
 
@@ -109,110 +131,138 @@ impl fmt::Display for DeleteReason {
 
 impl fmt::Display for KeepReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use KeepReason as K;
         f.write_str("kept: ")?;
         match self {
-            KeepReason::RepositoryUnlisted { why } => {
-                write!(f, "repository could not be listed ({why})")
-            }
-            KeepReason::KeepPattern { pattern } => write!(f, "matches keep pattern {pattern}"),
-            KeepReason::InUseTag => f.write_str("in use by the cluster"),
-            KeepReason::InUseDigest { digest } => {
-                write!(f, "in use by the cluster (digest {digest})")
-            }
-            KeepReason::ProtectionUnavailable { why, otherwise } => {
+            K::RepositoryUnlisted { why } => write!(f, "repository could not be listed ({why})"),
+            K::KeepPattern { pattern } => write!(f, "matches keep pattern {pattern}"),
+            K::InUseTag { users } => users.fmt(f),
+            K::InUseDigest { digest, users } => write!(f, "{users} (digest {digest})"),
+            K::ProtectionUnavailable { why, otherwise } => {
                 write!(
                     f,
                     "cluster protection unavailable ({why}); otherwise: {otherwise}"
                 )
             }
-            KeepReason::ProdCurrent => f.write_str("current prod tag"),
-            KeepReason::ProdCurrentDigest { current } => {
+            K::ProdCurrent => f.write_str("current prod tag"),
+            K::ProdCurrentDigest { current } => {
                 write!(f, "same image as current prod tag {current}")
             }
-            KeepReason::TooYoung { min_age } => {
-                write!(f, "younger than min age {}", duration::format(*min_age))
-            }
-            KeepReason::AgeUnknown => f.write_str("age unknown (no record and no creation time)"),
-            KeepReason::ConflictingKinds { kinds } => {
+            K::TooYoung { min_age } => write!(f, "younger than min age {}", Period(min_age)),
+            K::AgeUnknown => f.write_str("age unknown (no record and no creation time)"),
+            K::ConflictingKinds { kinds } => {
                 write!(f, "recorded as different kinds ({})", List(kinds))
             }
-            KeepReason::PipelineUnknown { pipeline } => {
-                write!(f, "pipeline {pipeline} not recorded (state unknown)")
-            }
-            KeepReason::PipelineUnfinished {
-                pipeline,
-                status: PipelineStatus::Running,
-            } => {
-                write!(f, "pipeline {pipeline} still running")
-            }
-            KeepReason::PipelineUnfinished { pipeline, status } => {
-                write!(f, "pipeline {pipeline} not finished ({status})")
-            }
-            KeepReason::GraceNotPassed { pending } => {
-                pending.event(f)?;
-                let (name, value) = pending.period();
-                write!(f, ", {name} {value} not yet passed")
-            }
-            KeepReason::DefaultBranch { branch } => write!(f, "{branch} is the default branch"),
-            KeepReason::MergeRequestOpen {
-                branch,
-                merge_request,
-                state,
-            } => {
-                write!(f, "merge request !{merge_request} from {branch} is {state}")
-            }
-            KeepReason::SlugShared { other, slug } => {
-                write!(f, "another live branch {other} maps to slug {slug}")
-            }
-            KeepReason::PipelineAfterMergeRequest {
-                branch,
-                pipeline,
-                merge_request,
-            } => {
+            K::PipelineUnknown { .. }
+            | K::PipelineUnfinished { .. }
+            | K::GraceNotPassed { .. }
+            | K::DefaultBranch { .. }
+            | K::MergeRequestOpen { .. }
+            | K::SlugShared { .. }
+            | K::PipelineAfterMergeRequest { .. }
+            | K::BranchActive { .. }
+            | K::BranchUnknown { .. }
+            | K::MergeRequestTimeUnknown { .. }
+            | K::NotABranch { .. } => self.fmt_recorded_state(f),
+            K::ProdRecent { keep, .. } => write!(f, "one of the last {keep} prod deploys"),
+            K::Untracked => f.write_str("not recorded by any webhook (untracked)"),
+            K::UntrackedYoung { created, max_age } => {
                 write!(
                     f,
-                    "pipeline {pipeline} ran on {branch} after !{merge_request} was done"
-                )
-            }
-            KeepReason::BranchActive {
-                branch,
-                last_activity: Some(at),
-                stale_after,
-            } => {
-                let after = duration::format(*stale_after);
-                write!(
-                    f,
-                    "branch {branch} is live, last pipeline at {}, stale after {after}",
-                    Ts(at)
-                )
-            }
-            KeepReason::BranchActive {
-                branch,
-                last_activity: None,
-                ..
-            } => {
-                write!(f, "branch {branch} is live, no pipeline time known")
-            }
-            KeepReason::BranchUnknown { branch } => {
-                write!(f, "branch {branch} not recorded (state unknown)")
-            }
-            KeepReason::MergeRequestTimeUnknown { merge_request } => {
-                write!(f, "merge request !{merge_request} is done but has no time")
-            }
-            KeepReason::NotABranch { git_tag } => {
-                write!(f, "produced for git tag {git_tag}, not a branch")
-            }
-            KeepReason::ProdRecent { keep, .. } => write!(f, "one of the last {keep} prod deploys"),
-            KeepReason::Untracked => f.write_str("not recorded by any webhook (untracked)"),
-            KeepReason::UntrackedYoung { created, max_age } => {
-                let max_age = duration::format(*max_age);
-                write!(
-                    f,
-                    "untracked, created at {}, not older than {max_age}",
-                    Ts(created)
+                    "untracked, created at {}, not older than {}",
+                    Ts(created),
+                    Period(max_age)
                 )
             }
         }
+    }
+}
+
+impl KeepReason {
+    /// The reasons that come from recorded pipelines, branches and merge requests.
+    fn fmt_recorded_state(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use KeepReason as K;
+        match self {
+            K::PipelineUnknown { pipeline } => {
+                write!(f, "pipeline {pipeline} not recorded (state unknown)")
+            }
+            K::PipelineUnfinished { pipeline, status } => unfinished(f, *pipeline, *status),
+            K::GraceNotPassed { pending } => grace_not_passed(f, pending),
+            K::DefaultBranch { branch } => write!(f, "{branch} is the default branch"),
+            K::MergeRequestOpen {
+                branch,
+                merge_request: mr,
+                state,
+            } => {
+                write!(f, "merge request !{mr} from {branch} is {state}")
+            }
+            K::SlugShared { other, slug } => {
+                write!(f, "another live branch {other} maps to slug {slug}")
+            }
+            K::PipelineAfterMergeRequest {
+                branch,
+                pipeline,
+                merge_request: mr,
+            } => {
+                write!(
+                    f,
+                    "pipeline {pipeline} ran on {branch} after !{mr} was done"
+                )
+            }
+            K::BranchActive {
+                branch,
+                last_activity,
+                stale_after,
+            } => branch_active(f, branch, last_activity.as_ref(), stale_after),
+            K::BranchUnknown { branch } => {
+                write!(f, "branch {branch} not recorded (state unknown)")
+            }
+            K::MergeRequestTimeUnknown { merge_request: mr } => {
+                write!(f, "merge request !{mr} is done but has no time")
+            }
+            K::NotABranch { git_tag } => write!(f, "produced for git tag {git_tag}, not a branch"),
+            // Display sends only the variants above here; anything else is shown as data.
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+fn unfinished(f: &mut fmt::Formatter<'_>, pipeline: i64, status: PipelineStatus) -> fmt::Result {
+    match status {
+        PipelineStatus::Running => write!(f, "pipeline {pipeline} still running"),
+        _ => write!(f, "pipeline {pipeline} not finished ({status})"),
+    }
+}
+
+fn grace_not_passed(f: &mut fmt::Formatter<'_>, pending: &DeleteReason) -> fmt::Result {
+    pending.event(f)?;
+    let (name, value) = pending.period();
+    write!(f, ", {name} {value} not yet passed")
+}
+
+fn branch_active(
+    f: &mut fmt::Formatter<'_>,
+    branch: &str,
+    last_activity: Option<&DateTime<Utc>>,
+    stale_after: &TimeDelta,
+) -> fmt::Result {
+    match last_activity {
+        Some(at) => write!(
+            f,
+            "branch {branch} is live, last pipeline at {}, stale after {}",
+            Ts(at),
+            Period(stale_after)
+        ),
+        None => write!(f, "branch {branch} is live, no pipeline time known"),
+    }
+}
+
+/// A duration as the configuration writes it (`24h`, `30d`).
+struct Period<'a>(&'a TimeDelta);
+
+impl fmt::Display for Period<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&duration::format(*self.0))
     }
 }
 

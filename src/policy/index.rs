@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::store::model::{
+use crate::model::{
     ImageTagRecord, MergeRequestRecord, PipelineRecord, ProjectState, RefKind, RefRecord, RefState,
 };
 

@@ -16,13 +16,15 @@ mod reason;
 mod rules;
 mod settings;
 mod snapshot;
+mod users;
+mod verdict;
 
 #[cfg(test)]
 mod tests;
 
 use chrono::{DateTime, Utc};
 
-use crate::store::model::ProjectState;
+use crate::model::ProjectState;
 
 pub use action::{Action, Kept, Plan, TagDeletion, Totals};
 pub use plan::plan;
@@ -32,6 +34,7 @@ pub use settings::{
     DEFAULT_KEEP_PATTERNS,
 };
 pub use snapshot::{ProtectionStatus, Protections, RegistrySnapshot, RepositorySnapshot, TagInfo};
+pub use users::{ImageUser, ImageUsers, Usage};
 
 /// Everything one planning run looks at. Borrowed: planning copies only what the plan returns.
 #[derive(Debug, Clone, Copy)]

@@ -111,6 +111,17 @@ fn plan_repository(
             }
         }
     }
+    group_actions(repository, snapshot, by_digest, actions);
+}
+
+/// Per digest: tags that share it with a kept tag are untagged one by one; an image whose every
+/// tag goes is deleted whole.
+fn group_actions(
+    repository: &str,
+    snapshot: &RepositorySnapshot,
+    by_digest: HashMap<&str, DigestGroup>,
+    actions: &mut Vec<Action>,
+) {
     for (digest, mut group) in by_digest {
         if group.deletable.is_empty() {
             continue;

@@ -7,7 +7,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Serialize, Serializer};
 
 use super::duration;
-use crate::store::model::{MrState, PipelineStatus, TagKind};
+use super::users::ImageUsers;
+use crate::model::{MrState, PipelineStatus, TagKind};
 
 /// Why a tag may be deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +25,9 @@ pub enum DeleteReason {
     BranchDeleted {
         branch: String,
         deleted_at: DateTime<Utc>,
+        /// The deletion was found by reconciliation with the GitLab API, not by a webhook.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        by_reconciliation: bool,
         #[serde(with = "duration::humane")]
         grace: TimeDelta,
     },
@@ -72,10 +76,10 @@ pub enum KeepReason {
     RepositoryUnlisted { why: String },
     /// The tag matches a keep pattern.
     KeepPattern { pattern: String },
-    /// The cluster reports the tag in use.
-    InUseTag,
-    /// The cluster reports the tag's digest in use.
-    InUseDigest { digest: String },
+    /// The cluster reports the tag in use, by these users.
+    InUseTag { users: ImageUsers },
+    /// The cluster reports the tag's digest in use, by these users.
+    InUseDigest { digest: String, users: ImageUsers },
     /// Would be deleted, but cluster protection is configured and could not be read.
     ProtectionUnavailable {
         why: String,
@@ -169,7 +173,7 @@ impl KeepReason {
         match self {
             KeepReason::RepositoryUnlisted { .. } => "repository-unlisted",
             KeepReason::KeepPattern { .. } => "keep-pattern",
-            KeepReason::InUseTag => "in-use-tag",
+            KeepReason::InUseTag { .. } => "in-use-tag",
             KeepReason::InUseDigest { .. } => "in-use-digest",
             KeepReason::ProtectionUnavailable { .. } => "protection-unavailable",
             KeepReason::ProdCurrent => "prod-current",

@@ -6,17 +6,15 @@ use std::cmp::Reverse;
 // Fx hashing: internal tables only, keyed by strings and ids from our own input (no DoS concern).
 use rustc_hash::FxHashMap as HashMap;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::index::{Index, TagRecords};
 use super::reason::{DeleteReason, KeepReason};
 use super::settings::RetentionSettings;
 use super::snapshot::{RepositorySnapshot, TagInfo};
+use super::verdict::{after_grace, Verdict};
 use super::{branch, PlanInput};
-use crate::store::model::{ImageTagRecord, TagKind};
-
-/// `Ok` = the tag may be deleted, `Err` = it is kept; `?` therefore means "unless kept".
-pub(super) type Verdict = Result<DeleteReason, KeepReason>;
+use crate::model::{ImageTagRecord, TagKind};
 
 /// What the rules need besides the tag itself.
 pub(super) struct Context<'a, 'i> {
@@ -156,11 +154,13 @@ fn always_kept(
     }
     let protections = ctx.input.protections;
     if protections.protects_tag(c.repository, c.tag) {
-        return Err(KeepReason::InUseTag);
+        let users = protections.tag_users(c.repository, c.tag);
+        return Err(KeepReason::InUseTag { users });
     }
     if protections.digests.contains(&c.info.digest) {
         return Err(KeepReason::InUseDigest {
             digest: c.info.digest.clone(),
+            users: protections.digest_users(&c.info.digest),
         });
     }
     if c.records.iter().any(|r| r.kind == TagKind::ProdCurrent) {
@@ -179,20 +179,6 @@ fn always_kept(
         return Err(KeepReason::TooYoung { min_age: s.min_age });
     }
     Ok(())
-}
-
-/// `Ok(reason)` once `grace` has passed since `since` (exactly `grace` counts as passed).
-pub(super) fn after_grace(
-    reason: DeleteReason,
-    since: DateTime<Utc>,
-    grace: TimeDelta,
-    now: DateTime<Utc>,
-) -> Verdict {
-    if now - since >= grace {
-        Ok(reason)
-    } else {
-        Err(KeepReason::GraceNotPassed { pending: reason })
-    }
 }
 
 fn single_kind(records: &[&ImageTagRecord]) -> Result<TagKind, KeepReason> {

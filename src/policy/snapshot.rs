@@ -1,11 +1,13 @@
 //! What the planner is told about the outside world: the registry's tags as they were listed
 //! (`RegistrySnapshot`) and the images the cluster reports in use (`Protections`).
-//! Plain data filled by the registry client and the cluster watcher; nothing here does I/O.
+//! Plain data filled by the registry client and the cluster source; nothing here does I/O.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::users::ImageUsers;
 
 /// One tag as the registry listed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +77,12 @@ pub struct Protections {
     pub tags: HashMap<String, HashSet<String>>,
     /// Digests referenced by running workloads, in any repository.
     pub digests: HashSet<String>,
+    /// Who uses each protected tag (repository → tag → users), when the source names them.
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub tag_users: HashMap<String, HashMap<String, ImageUsers>>,
+    /// Who uses each protected digest, when the source names them.
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub digest_users: HashMap<String, ImageUsers>,
 }
 
 impl Protections {
@@ -84,6 +92,17 @@ impl Protections {
             status: ProtectionStatus::NotConfigured,
             tags: HashMap::new(),
             digests: HashSet::new(),
+            tag_users: HashMap::new(),
+            digest_users: HashMap::new(),
+        }
+    }
+
+    /// Protection read successfully, nothing in use yet; fill it with [`Protections::protect_tag`]
+    /// and [`Protections::protect_digest`].
+    pub fn available() -> Self {
+        Protections {
+            status: ProtectionStatus::Available,
+            ..Protections::none()
         }
     }
 
@@ -113,7 +132,69 @@ impl Protections {
             status: ProtectionStatus::Available,
             tags: by_repository,
             digests: digests.into_iter().map(str::to_owned).collect(),
+            ..Protections::none()
         }
+    }
+
+    /// Protects `repository:tag`, adding `users` to whoever already uses it.
+    pub fn protect_tag(&mut self, repository: &str, tag: &str, users: &ImageUsers) {
+        self.tags
+            .entry(repository.to_owned())
+            .or_default()
+            .insert(tag.to_owned());
+        self.tag_users
+            .entry(repository.to_owned())
+            .or_default()
+            .entry(tag.to_owned())
+            .or_default()
+            .extend(users);
+    }
+
+    /// Protects `digest` in every repository, adding `users` to whoever already uses it.
+    pub fn protect_digest(&mut self, digest: &str, users: &ImageUsers) {
+        self.digests.insert(digest.to_owned());
+        self.digest_users
+            .entry(digest.to_owned())
+            .or_default()
+            .extend(users);
+    }
+
+    /// A multi-arch index is in use when one of its child manifests is: protects `index` (with the
+    /// users of the children in use) if any of `children` is protected. Returns whether it did.
+    /// The registry reader calls this for every index it lists, before planning.
+    pub fn protect_index<'a>(
+        &mut self,
+        index: &str,
+        children: impl IntoIterator<Item = &'a str>,
+    ) -> bool {
+        let mut users = ImageUsers::default();
+        let mut in_use = false;
+        for child in children {
+            if self.digests.contains(child) {
+                in_use = true;
+                if let Some(child_users) = self.digest_users.get(child) {
+                    users.extend(child_users);
+                }
+            }
+        }
+        if in_use {
+            self.protect_digest(index, &users);
+        }
+        in_use
+    }
+
+    /// Who uses `repository:tag` (empty when protected without names, or not protected).
+    pub fn tag_users(&self, repository: &str, tag: &str) -> ImageUsers {
+        self.tag_users
+            .get(repository)
+            .and_then(|tags| tags.get(tag))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Who uses `digest` (empty when protected without names, or not protected).
+    pub fn digest_users(&self, digest: &str) -> ImageUsers {
+        self.digest_users.get(digest).cloned().unwrap_or_default()
     }
 
     /// Whether `repository:tag` is referenced by the cluster.

@@ -1,5 +1,5 @@
-//! Registry authentication: `WWW-Authenticate` challenges, the Bearer token flow and the token cache.
-//! Owns tokens and how long they live; must never log or return a token, password or Authorization header.
+//! Registry authentication, the parsing half: `WWW-Authenticate` challenges, token answers and the
+//! JWT claims read from them. Pure; the session that sends credentials is `session.rs`.
 
 use super::error::RegistryError;
 use base64::Engine;

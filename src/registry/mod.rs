@@ -3,24 +3,27 @@
 //! credentials, and never delete a digest another kept tag may point at.
 
 mod auth;
-mod batch;
-pub mod cli;
 mod client;
 mod digest;
 mod error;
 pub mod manifest;
+mod observe;
 mod read;
+mod realm;
 mod remove;
+mod retry;
+mod session;
 mod settings;
 mod transport;
 mod upload;
+mod wire;
 
 pub use auth::{parse_challenge, Challenge};
-pub use batch::{RemovalReport, Strategy, TagOutcome, TagResult};
-pub use client::RegistryClient;
+pub use client::{DeleteCapability, RegistryClient};
 pub use digest::{split_reference, validate_repo, validate_tag, Digest};
 pub use error::RegistryError;
 pub use manifest::Format;
+pub use observe::{RequestObserver, Unobserved};
 pub use read::{FetchedManifest, ImageSummary};
-pub use remove::{BatchCheck, DeleteCapability, Deleted, Dummy, ImageDeletion, Repoint};
+pub use remove::{BatchCheck, Deleted, Dummy, ImageDeletion, Repoint};
 pub use settings::RegistrySettings;

@@ -1,11 +1,12 @@
 //! Read operations: tag listing with pagination, tag → digest resolution, manifest fetch and summaries.
 //! Owns how answers are interpreted (404 = absent, `tags: null` = empty); must never change the registry.
 
-use super::client::{repo_scope, RegistryClient};
+use super::client::RegistryClient;
 use super::digest::{validate_repo, validate_tag, Digest};
 use super::error::RegistryError;
 use super::manifest::{Manifest, ACCEPT_ALL};
-use super::transport::Call;
+use super::session::repo_scope;
+use super::wire::Call;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 

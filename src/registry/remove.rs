@@ -3,23 +3,15 @@
 //! Owns the safety checks (re-resolve before every change); must never delete a digest that a tag
 //! outside the batch may still point at.
 
-use super::client::{repo_scope, RegistryClient};
+use super::client::{DeleteCapability, RegistryClient};
 use super::digest::{validate_repo, validate_tag, Digest};
 use super::error::RegistryError;
 use super::manifest::{build_image_manifest, Format, DOCKER_MANIFEST};
-use super::transport::{Call, Reply};
+use super::session::repo_scope;
+use super::wire::{Call, Reply};
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
-
-/// How a registry can remove a single tag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum DeleteCapability {
-    /// `DELETE /v2/<name>/manifests/<tag>` untags (OCI 1.1, distribution 3, GitLab registry).
-    TagDelete,
-    /// Only digest deletes: tags go through a shared dummy manifest (distribution 2.8).
-    DigestOnly,
-}
 
 /// The placeholder manifest of one removal batch. Its config blob holds a random batch id, so its
 /// digest is unique to the batch: deleting it can only untag tags this batch pointed at it.
@@ -83,7 +75,7 @@ impl RegistryClient {
     /// the delete right stated by a token for `repo`.
     pub async fn capability(&self, repo: &str) -> Result<DeleteCapability, RegistryError> {
         self.check_delete_right(repo).await?;
-        let known = *self.inner.capability.lock().expect("capability lock");
+        let known = self.known_capability();
         match known {
             Some(c) => Ok(c),
             None => self.detect_capability(repo).await,
@@ -97,7 +89,7 @@ impl RegistryClient {
         validate_repo(repo)?;
         self.check_delete_right(repo).await?;
         let capability = self.probe_capability(repo).await?;
-        *self.inner.capability.lock().expect("capability lock") = Some(capability);
+        self.remember_capability(capability);
         Ok(capability)
     }
 

@@ -1,7 +1,7 @@
 //! `RegistrySettings`: how to reach one registry (URL, credentials, timeouts, limits).
 //! Owns defaults and validation; must never print the password (it is a redacted `Secret`).
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use url::Url;
@@ -34,6 +34,14 @@ pub struct RegistrySettings {
     /// Lifetime assumed for a token that states none and is not a readable JWT, seconds.
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime_secs: u64,
+    /// The token realm on another host the credentials may be sent to (GitLab:
+    /// `https://gitlab.example.com/jwt/auth`); a realm on the registry's own host needs none.
+    #[serde(
+        default,
+        with = "opt_url_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_realm: Option<Url>,
 }
 
 /// (De)serializes a URL as its text.
@@ -49,6 +57,28 @@ mod url_text {
         let text = String::deserialize(d)?;
         Url::parse(&text)
             .map_err(|e| serde::de::Error::custom(format!("invalid url {text:?}: {e}")))
+    }
+}
+
+/// (De)serializes an optional URL as its text.
+mod opt_url_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use url::Url;
+
+    pub fn serialize<S: Serializer>(u: &Option<Url>, s: S) -> Result<S::Ok, S::Error> {
+        match u {
+            Some(u) => super::url_text::serialize(u, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| {
+                Url::parse(&text)
+                    .map_err(|e| serde::de::Error::custom(format!("invalid url {text:?}: {e}")))
+            })
+            .transpose()
     }
 }
 
@@ -80,6 +110,7 @@ impl RegistrySettings {
             max_concurrency: default_concurrency(),
             retries: default_retries(),
             token_lifetime_secs: default_token_lifetime(),
+            token_realm: None,
         }
     }
 
@@ -115,6 +146,13 @@ impl RegistrySettings {
         }
         if self.password.is_some() != self.username.is_some() {
             return Err("registry username and password must be given together".into());
+        }
+        if self.password.is_some() {
+            super::realm::transport_allowed(&self.url, &self.url)?;
+        }
+        if let Some(realm) = &self.token_realm {
+            super::realm::transport_allowed(&self.url, realm)
+                .map_err(|e| format!("token_realm: {e}"))?;
         }
         if self.max_concurrency == 0 || self.max_concurrency > 1024 {
             return Err("max_concurrency must be between 1 and 1024".into());
@@ -162,5 +200,11 @@ mod tests {
         assert!(s.validate().is_err());
         let s = RegistrySettings::new(Url::parse("http://u:p@x").unwrap());
         assert!(s.validate().unwrap_err().contains("credentials"));
+        let plain = RegistrySettings::new(Url::parse("http://registry.internal:5000").unwrap())
+            .with_credentials("bot", crate::secret::Secret::new("pw"));
+        assert!(plain.validate().unwrap_err().contains("HTTPS"));
+        let local = RegistrySettings::new(Url::parse("http://127.0.0.1:5000").unwrap())
+            .with_credentials("bot", crate::secret::Secret::new("pw"));
+        assert!(local.validate().is_ok());
     }
 }

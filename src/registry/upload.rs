@@ -2,11 +2,12 @@
 //! Owns the upload protocol (opaque `Location`, `digest=` appended); must never PUT a manifest whose
 //! blobs it has not made sure of, nor accept a registry digest that differs from the local sha256.
 
-use super::client::{repo_scope, RegistryClient};
+use super::client::RegistryClient;
 use super::digest::{validate_repo, Digest};
 use super::error::RegistryError;
 use super::manifest::{build_image_manifest, Format};
-use super::transport::Call;
+use super::session::repo_scope;
+use super::wire::Call;
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use url::Url;
@@ -160,10 +161,11 @@ impl RegistryClient {
     }
 }
 
-/// The upload URL from a POST answer: absolute or relative `Location`, kept opaque (query included).
+/// The upload URL from a POST answer: absolute or relative `Location`, kept opaque (query included),
+/// on the registry's origin (a location on another origin keeps only its path and query).
 fn upload_location(
     client: &RegistryClient,
-    reply: &super::transport::Reply,
+    reply: &super::wire::Reply,
 ) -> Result<Url, RegistryError> {
     if reply.status != StatusCode::ACCEPTED && reply.status != StatusCode::CREATED {
         return Err(reply.error());
@@ -174,5 +176,8 @@ fn upload_location(
             path: reply.path.clone(),
             detail: "upload started without a Location header".into(),
         })?;
-    client.url(location)
+    Ok(super::realm::on_origin(
+        &client.settings().url,
+        client.url(location)?,
+    ))
 }

@@ -1,75 +1,51 @@
-//! The store: what webhooks told us, in SQLite (default) or Postgres behind one interface, picked
-//! from the URL scheme. Every write is one transaction per delivery; nothing here decides policy.
+//! The store: what GitLab told us and what garbage-collection runs did, in SQLite (the embedded
+//! default) or Postgres. Callers see narrow traits — [`Deliveries`], [`Records`], [`Runs`],
+//! [`GcLocks`] — implemented once over the SQL both backends share; the backend is picked once,
+//! from the URL, by [`open`]. Every write of a batch is one transaction. Nothing here decides policy.
 
-pub mod change;
-mod journal;
-pub mod model;
+mod backend;
+mod error;
+mod exec;
+mod group;
+mod health;
+mod ingest;
+mod lease;
 mod postgres;
-mod queries;
-mod rows;
+mod reads;
+mod reconcile;
+mod runs;
+mod settings;
 mod sql;
 mod sqlite;
 
-use sqlx::{PgPool, SqlitePool};
+use std::sync::Arc;
 
-use crate::config::DatabaseConfig;
-use change::Batch;
-use model::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-/// Handle to the database; cheap to clone.
-#[derive(Clone)]
-pub struct Store {
-    backend: Backend,
-}
+use crate::model::*;
 
-#[derive(Clone)]
-enum Backend {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
+pub use error::StoreError;
+pub use reconcile::ReconcileProgress;
+pub use settings::{DatabaseConfig, DatabaseUrl};
 
-/// Calls the same operation on whichever backend is in use.
-macro_rules! dispatch {
-    ($self:ident . $f:ident ( $($arg:expr),* )) => {
-        match &$self.backend {
-            Backend::Sqlite(pool) => sqlite::$f(pool $(, $arg)*).await,
-            Backend::Postgres(pool) => postgres::$f(pool $(, $arg)*).await,
-        }
-    };
-}
+/// The database, shared by every part of the process.
+pub type SharedStore = Arc<dyn Store>;
 
-/// Holds the GC lock until released. Dropped without release: on Postgres the connection is closed,
-/// which ends the session and its advisory lock; on SQLite the lease runs out.
-pub struct GcLock(LockHold);
+/// Everything the daemon and the CLI need from a database.
+pub trait Store: Deliveries + Records + Runs + Reconciliations + GcLocks + Lifecycle {}
+impl<T: Deliveries + Records + Runs + Reconciliations + GcLocks + Lifecycle> Store for T {}
 
-enum LockHold {
-    Postgres(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>),
-    Sqlite { pool: SqlitePool, holder: String },
-    Released,
-}
-
-impl GcLock {
-    /// Releases the lock.
-    pub async fn release(mut self) {
-        match std::mem::replace(&mut self.0, LockHold::Released) {
-            LockHold::Postgres(Some(conn)) => postgres::release_gc_lock(conn).await,
-            LockHold::Sqlite { pool, holder } => sqlite::release_gc_lock(&pool, &holder).await,
-            LockHold::Postgres(None) | LockHold::Released => {}
-        }
+/// Opens the database named by `cfg.url` (`sqlite://…` or `postgres://…`); does not migrate.
+pub async fn open(cfg: &DatabaseConfig) -> Result<SharedStore, StoreError> {
+    if cfg.url.is_sqlite() {
+        Ok(Arc::new(sqlite::connect(cfg).await?))
+    } else {
+        Ok(Arc::new(postgres::connect(cfg).await?))
     }
 }
 
-impl Drop for GcLock {
-    fn drop(&mut self) {
-        if let LockHold::Postgres(conn) = &mut self.0 {
-            if let Some(conn) = conn.take() {
-                drop(conn.detach());
-            }
-        }
-    }
-}
-
-/// What applying a delivery did.
+/// What applying a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
     Recorded {
@@ -79,11 +55,75 @@ pub enum Applied {
     Duplicate,
 }
 
+/// How a batch may claim its project's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathClaim {
+    /// Refused with [`StoreError::Conflict`] when another recorded project id has the path: one
+    /// path, one project, once it is known.
+    Exclusive,
+    /// The configuration pins this id to the path: recorded whatever other rows say (a lookup by
+    /// that path then reports the ambiguity instead of picking one).
+    Pinned,
+}
+
+/// Recording what GitLab says: one batch at a time, each at most once per delivery key.
+#[async_trait]
+pub trait Deliveries: Send + Sync {
+    /// Records one batch atomically; a repeated delivery key changes nothing. The project's path
+    /// is claimed [`PathClaim::Exclusive`]ly.
+    async fn apply(&self, batch: &Batch) -> Result<Applied, StoreError> {
+        self.apply_claiming(batch, PathClaim::Exclusive).await
+    }
+
+    /// [`Deliveries::apply`], claiming the project's path as `claim` says.
+    async fn apply_claiming(&self, batch: &Batch, claim: PathClaim) -> Result<Applied, StoreError>;
+
+    /// Forgets delivery keys received before `before`; returns how many.
+    async fn prune_deliveries(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
 /// Optional filters for listing image tags.
 #[derive(Debug, Clone, Default)]
 pub struct TagFilter {
     pub ref_name: Option<String>,
     pub kind: Option<TagKind>,
+}
+
+/// The recorded state, for the API and for planning.
+#[async_trait]
+pub trait Records: Send + Sync {
+    async fn projects(&self) -> Result<Vec<ProjectRecord>, StoreError>;
+    async fn project_by_id(&self, id: i64) -> Result<Option<ProjectRecord>, StoreError>;
+    /// Case-insensitive `path_with_namespace` lookup; several projects recorded with the path is a
+    /// [`StoreError::Conflict`], never a silent pick.
+    async fn project_by_path(&self, path: &str) -> Result<Option<ProjectRecord>, StoreError>;
+    async fn refs(&self, project: i64) -> Result<Vec<RefRecord>, StoreError>;
+    async fn pipelines(&self, project: i64) -> Result<Vec<PipelineRecord>, StoreError>;
+    async fn merge_requests(&self, project: i64) -> Result<Vec<MergeRequestRecord>, StoreError>;
+    async fn image_tags(
+        &self,
+        project: i64,
+        filter: &TagFilter,
+    ) -> Result<Vec<ImageTagRecord>, StoreError>;
+
+    /// Everything recorded for a project: the policy's input.
+    async fn project_state(&self, project: i64) -> Result<ProjectState, StoreError> {
+        Ok(ProjectState {
+            project: self.project_by_id(project).await?,
+            refs: self.refs(project).await?,
+            pipelines: self.pipelines(project).await?,
+            merge_requests: self.merge_requests(project).await?,
+            image_tags: self.image_tags(project, &TagFilter::default()).await?,
+        })
+    }
+
+    /// Records the digests the registry showed for recorded tags `(repository, tag, digest)`;
+    /// only rows whose digest changed are written. Returns how many.
+    async fn set_digests(
+        &self,
+        project: i64,
+        seen: &[(String, String, String)],
+    ) -> Result<u64, StoreError>;
 }
 
 /// A journal entry's next state, with what the step observed.
@@ -93,11 +133,11 @@ pub struct JournalUpdate {
     pub dummy_digest: Option<String>,
     pub observed_digest: Option<String>,
     pub detail: Option<String>,
-    pub at: chrono::DateTime<chrono::Utc>,
+    pub at: DateTime<Utc>,
 }
 
 impl JournalUpdate {
-    pub fn new(state: JournalState, at: chrono::DateTime<chrono::Utc>) -> Self {
+    pub fn new(state: JournalState, at: DateTime<Utc>) -> Self {
         JournalUpdate {
             state,
             dummy_digest: None,
@@ -123,276 +163,124 @@ impl JournalUpdate {
     }
 }
 
-/// A store failure. `Unavailable` means the database cannot be reached right now (callers answer
-/// 503 and delete nothing); the others are bugs or corruption.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    #[error("database error: {0}")]
-    Query(#[source] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unexpected value in database: {0}")]
-    Corrupt(String),
-}
-
-impl StoreError {
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        if is_unavailable(&e) {
-            StoreError::Unavailable(e)
-        } else {
-            StoreError::Query(e)
-        }
-    }
-}
-
-/// Connection trouble, a locked SQLite file, or Postgres refusing sessions.
-fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // SQLite BUSY (5) / LOCKED (6) and their extended codes; Postgres connection
-            // exceptions (08…), shutdown / cannot connect now (57P…), too many connections, no such
-            // database, database not accepting connections (55000 when connecting).
-            let sqlite_busy =
-                matches!(code.parse::<i32>(), Ok(c) if c & 0xff == 5 || c & 0xff == 6);
-            sqlite_busy
-                || code.starts_with("08")
-                || code.starts_with("57P")
-                || ["53300", "3D000", "55000"].contains(&code.as_ref())
-        }
-        _ => false,
-    }
-}
-
-impl Store {
-    /// Opens the database named by `cfg.url`; does not migrate.
-    pub async fn connect(cfg: &DatabaseConfig) -> Result<Store, StoreError> {
-        let backend = if cfg.url.0.starts_with("sqlite:") {
-            Backend::Sqlite(sqlite::connect(cfg).await?)
-        } else {
-            Backend::Postgres(postgres::connect(cfg).await?)
-        };
-        Ok(Store { backend })
-    }
-
-    /// Applies pending migrations (from `migrations/<backend>`, embedded in the binary).
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::migrate(pool).await,
-            Backend::Postgres(pool) => postgres::migrate(pool).await,
-        }
-    }
-
-    /// `sqlite` or `postgres`.
-    pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
-        }
-    }
-
-    /// Answers when the database does.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self.ping())
-    }
-
-    /// Records one delivery atomically; a repeated delivery key changes nothing.
-    pub async fn apply(&self, batch: &Batch) -> Result<Applied, StoreError> {
-        dispatch!(self.apply(batch))
-    }
-
-    pub async fn projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
-        dispatch!(self.projects())
-    }
-
-    pub async fn project_by_id(&self, id: i64) -> Result<Option<ProjectRecord>, StoreError> {
-        dispatch!(self.project_by_id(id))
-    }
-
-    /// Case-insensitive `path_with_namespace` lookup.
-    pub async fn project_by_path(&self, path: &str) -> Result<Option<ProjectRecord>, StoreError> {
-        dispatch!(self.project_by_path(path))
-    }
-
-    pub async fn refs(&self, project: i64) -> Result<Vec<RefRecord>, StoreError> {
-        dispatch!(self.refs(project))
-    }
-
-    /// Commits of one ref in push order.
-    pub async fn ref_commits(
-        &self,
-        project: i64,
-        kind: RefKind,
-        name: &str,
-    ) -> Result<Vec<RefCommitRecord>, StoreError> {
-        dispatch!(self.ref_commits(project, kind, name))
-    }
-
-    pub async fn pipelines(&self, project: i64) -> Result<Vec<PipelineRecord>, StoreError> {
-        dispatch!(self.pipelines(project))
-    }
-
-    /// Statuses one pipeline went through, oldest first.
-    pub async fn transitions(
-        &self,
-        project: i64,
-        pipeline: i64,
-    ) -> Result<Vec<PipelineTransition>, StoreError> {
-        dispatch!(self.transitions(project, pipeline))
-    }
-
-    pub async fn merge_requests(
-        &self,
-        project: i64,
-    ) -> Result<Vec<MergeRequestRecord>, StoreError> {
-        dispatch!(self.merge_requests(project))
-    }
-
-    pub async fn image_tags(
-        &self,
-        project: i64,
-        filter: &TagFilter,
-    ) -> Result<Vec<ImageTagRecord>, StoreError> {
-        dispatch!(self.image_tags(project, filter))
-    }
-
-    /// Everything recorded for a project: the policy's input.
-    pub async fn project_state(&self, project: i64) -> Result<ProjectState, StoreError> {
-        Ok(ProjectState {
-            project: self.project_by_id(project).await?,
-            refs: self.refs(project).await?,
-            pipelines: self.pipelines(project).await?,
-            merge_requests: self.merge_requests(project).await?,
-            image_tags: self.image_tags(project, &TagFilter::default()).await?,
-        })
-    }
-
-    /// Starts a garbage-collection run record (`running`); returns its id.
-    pub async fn create_run(
+/// Garbage-collection runs and their journal. The journal is written before every registry step
+/// and updated after it; this only records, it never decides.
+#[async_trait]
+pub trait Runs: Send + Sync {
+    /// Starts a run record in state `running`; returns its id.
+    async fn create_run(
         &self,
         trigger: &str,
         dry_run: bool,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<i64, StoreError> {
-        dispatch!(self.create_run(trigger, dry_run, at))
-    }
-
-    pub async fn finish_run(
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+    async fn finish_run(
         &self,
         id: i64,
         status: RunStatus,
-        at: chrono::DateTime<chrono::Utc>,
+        at: DateTime<Utc>,
         summary: &serde_json::Value,
         error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self.finish_run(id, status, at, summary, error))
-    }
-
+    ) -> Result<(), StoreError>;
     /// Marks runs left `running` by a dead process as `interrupted`. Only call while holding the GC
     /// lock. Returns how many there were.
-    pub async fn interrupt_runs(
-        &self,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError> {
-        dispatch!(self.interrupt_runs(at))
-    }
-
+    async fn interrupt_runs(&self, at: DateTime<Utc>) -> Result<u64, StoreError>;
     /// The newest runs first.
-    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        dispatch!(self.runs(limit))
-    }
-
-    pub async fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
-        dispatch!(self.run(id))
-    }
-
+    async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError>;
+    async fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
     /// Records planned actions (one transaction); returns them with ids.
-    pub async fn journal_insert(
+    async fn journal_insert(
         &self,
         entries: &[JournalEntry],
-    ) -> Result<Vec<JournalEntry>, StoreError> {
-        dispatch!(self.journal_insert(entries))
-    }
-
+    ) -> Result<Vec<JournalEntry>, StoreError>;
     /// Moves entries to a new state (one transaction).
-    pub async fn journal_update(
+    async fn journal_update(&self, ids: &[i64], update: &JournalUpdate) -> Result<(), StoreError>;
+    async fn journal_of_run(&self, run: i64) -> Result<Vec<JournalEntry>, StoreError>;
+    /// Entries a crashed run left `planned` or `repointed`.
+    async fn open_journal(&self) -> Result<Vec<JournalEntry>, StoreError>;
+}
+
+/// Reconciliation with the GitLab API: per project, where its lists continue.
+#[async_trait]
+pub trait Reconciliations: Send + Sync {
+    async fn reconcile_state(&self, project: i64) -> Result<Option<ReconcileState>, StoreError>;
+    /// Applies a reconciliation's changes (if any; the project must be recorded or the batch
+    /// records it) and moves its watermarks forward, in one transaction.
+    async fn record_reconciliation(
         &self,
-        ids: &[i64],
-        update: &JournalUpdate,
-    ) -> Result<(), StoreError> {
-        dispatch!(self.journal_update(ids, update))
-    }
-
-    pub async fn journal_of_run(&self, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
-        dispatch!(self.journal_of_run(run))
-    }
-
-    /// Records the digests the registry showed for recorded tags `(repository, tag, digest)`;
-    /// only rows whose digest changed are written. Returns how many.
-    pub async fn set_digests(
+        batch: Option<&Batch>,
+        progress: &ReconcileProgress,
+    ) -> Result<(), StoreError>;
+    /// Records a failed attempt; watermarks and the last success stay.
+    async fn record_reconcile_failure(
         &self,
         project: i64,
-        seen: &[(String, String, String)],
-    ) -> Result<u64, StoreError> {
-        dispatch!(self.set_digests(project, seen))
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
+}
+
+/// The lock that keeps garbage-collection runs from overlapping across processes.
+#[async_trait]
+pub trait GcLocks: Send + Sync {
+    /// Takes the GC lock: a Postgres advisory lock held on one connection for the run (replicas
+    /// sharing Postgres), or, on SQLite, a lease row that lasts `lease` unless renewed
+    /// ([`GcLock::renew`]) and names this process, so that the next taker sees a holder killed on
+    /// this machine is dead and does not wait for the lease. `None`: a live run holds it.
+    ///
+    /// The lease is measured in wall-clock time (`Utc::now()`), never the injected clock: the row is
+    /// compared by other processes, whose clocks are the system's.
+    async fn try_gc_lock(&self, lease: std::time::Duration) -> Result<Option<GcLock>, StoreError>;
+}
+
+/// Holds the GC lock until released or dropped. Dropped without release: on Postgres the
+/// connection is closed, which ends the session and its advisory lock; on SQLite the lease runs out
+/// (or the next taker sees this process is gone).
+pub struct GcLock(Box<dyn HeldLock>);
+
+impl GcLock {
+    pub(crate) fn new(held: impl HeldLock + 'static) -> GcLock {
+        GcLock(Box::new(held))
     }
 
-    /// Forgets delivery keys received before `before`; returns how many.
-    pub async fn prune_deliveries(
-        &self,
-        before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError> {
-        dispatch!(self.prune_deliveries(before))
+    /// Confirms the lock is still held, extending a lease: `Ok(false)` when it was lost (the lease
+    /// was taken over, or the session holding the advisory lock ended).
+    pub async fn renew(&mut self) -> Result<bool, StoreError> {
+        self.0.renew().await
     }
 
-    /// Entries a crashed run left `planned` or `repointed`.
-    pub async fn open_journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        dispatch!(self.open_journal())
+    /// How long the lock lasts without a successful [`GcLock::renew`]; renew well within it.
+    pub fn lease(&self) -> std::time::Duration {
+        self.0.lease()
     }
 
-    /// Takes the GC lock that keeps runs from overlapping across processes: a Postgres advisory lock
-    /// held on one connection for the run (replicas sharing Postgres), or, on SQLite, a lease row that
-    /// expires after `lease` if the holder dies. `None`: another run holds it.
-    pub async fn try_gc_lock(
-        &self,
-        lease: std::time::Duration,
-    ) -> Result<Option<GcLock>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                let holder = uuid::Uuid::new_v4().to_string();
-                let taken = sqlite::try_gc_lock(pool, &holder, lease).await?;
-                Ok(taken.then(|| {
-                    GcLock(LockHold::Sqlite {
-                        pool: pool.clone(),
-                        holder,
-                    })
-                }))
-            }
-            Backend::Postgres(pool) => Ok(postgres::try_gc_lock(pool)
-                .await?
-                .map(|c| GcLock(LockHold::Postgres(Some(c))))),
-        }
+    /// Releases the lock.
+    pub async fn release(self) {
+        self.0.release().await
     }
+}
 
+/// A backend's way of holding the GC lock.
+#[async_trait]
+pub(crate) trait HeldLock: Send {
+    async fn renew(&mut self) -> Result<bool, StoreError>;
+    fn lease(&self) -> std::time::Duration;
+    async fn release(self: Box<Self>);
+}
+
+/// Opening, migrating and closing the database.
+#[async_trait]
+pub trait Lifecycle: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+    /// Applies pending migrations (from `migrations/<backend>`, embedded in the binary).
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Ready for deliveries: answers, and accepts writes. While the last write failed for lack of
+    /// space (disk full, I/O error, read-only), this commits a small probe write and reports its
+    /// failure; a healthy database is not written to.
+    async fn ready(&self) -> Result<(), StoreError>;
     /// Closes every connection (shutdown).
-    pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(pool) => pool.close().await,
-            Backend::Postgres(pool) => pool.close().await,
-        }
-    }
+    async fn close(&self);
 }

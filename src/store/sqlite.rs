@@ -1,67 +1,79 @@
 //! SQLite backend: the embedded default. WAL, a busy timeout and foreign keys are set here, in the
-//! constructor, and nowhere else.
+//! constructor, and nowhere else, with the check that no pooled connection stays inside a
+//! transaction. The GC lock's lease row (SQLite has no advisory locks) is in `lease.rs`.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use futures::future::BoxFuture;
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnectionMetadata;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, Executor, Sqlite, SqliteConnection};
 
-use crate::config::DatabaseConfig;
-
-super::queries::backend_queries!(sqlx::Sqlite);
+use super::backend::{Backend, SqlStore};
+use super::{DatabaseConfig, StoreError};
 
 /// Opens (creating if missing) the database file named by a `sqlite://` URL.
-pub(crate) async fn connect(cfg: &DatabaseConfig) -> Result<SqlitePool, StoreError> {
+pub(super) async fn connect(cfg: &DatabaseConfig) -> Result<SqlStore<Sqlite>, StoreError> {
     let options = SqliteConnectOptions::from_str(&cfg.url.0)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        // FULL: a commit is on disk before it returns, so a delivery answered 200 survives a power
+        // loss or a node crash too (NORMAL may lose the last commits then; GitLab does not resend
+        // what was answered 200). Costs one fsync per commit.
+        .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_millis(cfg.sqlite_busy_timeout_ms))
         .foreign_keys(true);
+    #[cfg(feature = "fault-injection")]
+    let options = match cfg.sqlite_max_page_count {
+        Some(pages) => options.pragma("max_page_count", pages.to_string()),
+        None => options,
+    };
     let pool = SqlitePoolOptions::new()
         .max_connections(cfg.max_connections)
         .acquire_timeout(Duration::from_millis(cfg.acquire_timeout_ms))
+        .after_release(release_clean)
         .connect_with(options)
         .await?;
-    Ok(pool)
+    Ok(SqlStore::new(pool))
 }
 
-pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::migrate!("migrations/sqlite").run(pool).await?;
-    Ok(())
+/// Runs on every connection given back to the pool. One still inside a transaction is closed
+/// instead of reused: after SQLITE_FULL a COMMIT can fail with SQLite having rolled back already,
+/// the ROLLBACK sqlx sends on drop then fails too, and sqlx's count says "in a transaction" while
+/// SQLite is not (or the other way round). Reused, such a connection turns the next `BEGIN` into a
+/// SAVEPOINT of a transaction that never commits: "recorded" answered for nothing, and the write
+/// lock held until restart. Closing it rolls back whatever is open and frees the lock.
+fn release_clean(
+    conn: &mut SqliteConnection,
+    _: PoolConnectionMetadata,
+) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        let clean = !conn.is_in_transaction()
+            && conn.execute("BEGIN").await.is_ok()
+            && conn.execute("ROLLBACK").await.is_ok();
+        if !clean {
+            tracing::warn!("closing a database connection left inside a transaction");
+        }
+        Ok(clean)
+    })
 }
 
-/// Takes the lease row if it is free or its lease ran out; `holder` identifies this run.
-pub(crate) async fn try_gc_lock(
-    pool: &SqlitePool,
-    holder: &str,
-    lease: std::time::Duration,
-) -> Result<bool, StoreError> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-    let taken = sqlx::query(
-        "INSERT INTO gc_lock (id, holder, expires_at) VALUES (1, $1, $2) \
-         ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-         WHERE gc_lock.expires_at < $3",
-    )
-    .bind(holder)
-    .bind(until)
-    .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(taken == 1)
-}
+impl Backend for Sqlite {
+    const LABEL: &'static str = "sqlite";
+    const WRITE_PROBE: &'static [&'static str] = &[
+        "INSERT INTO write_probe (id, at, pad) VALUES (1, $1, zeroblob(32768)) \
+         ON CONFLICT (id) DO UPDATE SET at = excluded.at, pad = excluded.pad",
+        "UPDATE write_probe SET at = $1, pad = NULL WHERE id = 1",
+    ];
+    const MIGRATION_SESSION: &'static [&'static str] = &[];
+    // The write-ahead log grows while the disk is full (its automatic checkpoint needs room to
+    // run): fold it into the database and truncate it, so the space freed is not used up by it.
+    const AFTER_RECOVERY: &'static [&'static str] = &["PRAGMA wal_checkpoint(TRUNCATE)"];
 
-/// Gives the lease back (only if this holder still has it).
-pub(crate) async fn release_gc_lock(pool: &SqlitePool, holder: &str) {
-    let released = sqlx::query("DELETE FROM gc_lock WHERE holder = $1")
-        .bind(holder)
-        .execute(pool)
-        .await;
-    if let Err(e) = released {
-        tracing::warn!(error = %e, "could not release the GC lock; it expires with its lease");
+    fn migrator() -> &'static Migrator {
+        static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+        &MIGRATOR
     }
 }

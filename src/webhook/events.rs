@@ -7,15 +7,13 @@ use serde_json::Value;
 use super::payload::{
     self, is_blank_sha, MergeRequestAttributes, MergeRequestEvent, PipelineEvent, PushEvent,
 };
-use super::slug::slugify;
-use crate::config::template::{ExpandError, Vars};
 use crate::config::ProjectConfig;
-use crate::store::change::{Batch, Change, ProjectUpsert};
-use crate::store::model::*;
+use crate::model::*;
+use crate::text::{clip, for_log};
 
-/// What to do with a delivery.
+/// What a delivery means: changes to record, or nothing registry-gc uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Translation {
     Record(Batch),
     /// A well-formed delivery registry-gc has no use for; answered 200 `ignored`.
     Ignore(String),
@@ -27,7 +25,6 @@ pub struct Envelope<'a> {
     pub object_kind: &'a str,
     pub delivery_key: String,
     pub received_at: DateTime<Utc>,
-    pub registry: &'a str,
 }
 
 /// Translates a parsed body. `Err` is a client error naming the bad field (HTTP 400).
@@ -35,7 +32,7 @@ pub fn translate(
     env: Envelope<'_>,
     body: Value,
     project: &ProjectConfig,
-) -> Result<Outcome, String> {
+) -> Result<Translation, String> {
     let now = env.received_at;
     let (project_info, changes) = match env.object_kind {
         "push" | "tag_push" => {
@@ -43,9 +40,9 @@ pub fn translate(
             match push_changes(&event, now) {
                 Some(changes) => (event.project, changes),
                 None => {
-                    return Ok(Outcome::Ignore(format!(
+                    return Ok(Translation::Ignore(format!(
                         "ref {} is not a branch or tag",
-                        event.git_ref
+                        clip(&event.git_ref, 200)
                     )))
                 }
             }
@@ -54,23 +51,26 @@ pub fn translate(
             let event: MergeRequestEvent = payload::parse(body)?;
             match merge_request_change(&event, now) {
                 Ok(change) => (event.project, vec![change]),
-                Err(reason) => return Ok(Outcome::Ignore(reason)),
+                Err(reason) => return Ok(Translation::Ignore(reason)),
             }
         }
         "pipeline" => {
             let event: PipelineEvent = payload::parse(body)?;
-            let changes = pipeline_changes(&event, project, env.registry, now);
+            let changes = pipeline_changes(&event, project, now);
             (event.project, changes)
         }
         other => {
-            return Ok(Outcome::Ignore(format!(
-                "event {other:?} is not used by registry-gc"
+            return Ok(Translation::Ignore(format!(
+                "event {:?} is not used by registry-gc",
+                clip(other, 200)
             )))
         }
     };
-    Ok(Outcome::Record(Batch {
-        delivery_key: env.delivery_key,
-        event: env.object_kind.to_owned(),
+    Ok(Translation::Record(Batch {
+        source: Source::Webhook {
+            delivery_key: env.delivery_key,
+            event: env.object_kind.to_owned(),
+        },
         received_at: now,
         project: ProjectUpsert {
             id: project_info.id,
@@ -105,26 +105,15 @@ fn push_changes(event: &PushEvent, now: DateTime<Utc>) -> Option<Vec<Change>> {
             .unwrap_or_else(|| event.after.clone()),
         RefKind::Branch => event.after.clone(),
     };
-    let mut changes = Vec::with_capacity(2);
-    let shas: Vec<String> = event.commits.iter().map(|c| c.id.clone()).collect();
-    if !shas.is_empty() {
-        changes.push(Change::Commits {
-            kind,
-            name: name.clone(),
-            shas,
-            at: now,
-        });
-    }
     let created = is_blank_sha(&event.before);
-    changes.push(Change::RefPushed {
+    Some(vec![Change::RefPushed {
         kind,
         name,
         sha,
         created,
         protected: event.ref_protected,
         at: now,
-    });
-    Some(changes)
+    }])
 }
 
 /// A merge request's new state. Merge requests from forks are ignored: their source branch is not
@@ -171,12 +160,11 @@ fn mr_record(
 fn pipeline_changes(
     event: &PipelineEvent,
     project: &ProjectConfig,
-    registry: &str,
     now: DateTime<Utc>,
 ) -> Vec<Change> {
     let p = &event.object_attributes;
     let status = p.status.parse().unwrap_or_else(|_| {
-        tracing::warn!(pipeline = p.id, status = %p.status, "unknown pipeline status, treated as not finished");
+        tracing::warn!(pipeline = p.id, status = %for_log(&p.status), "unknown pipeline status, treated as not finished");
         PipelineStatus::Created
     });
     let mut changes = Vec::new();
@@ -195,7 +183,7 @@ fn pipeline_changes(
             authoritative: false,
         });
     }
-    changes.push(Change::Pipeline(PipelineRecord {
+    let pipeline = PipelineRecord {
         project_id: event.project.id,
         id: p.id,
         iid: p.iid,
@@ -208,67 +196,17 @@ fn pipeline_changes(
         created_at: p.created_at,
         finished_at: p.finished_at,
         updated_at: now,
-    }));
-    changes.extend(
-        expected_tags(event, project, registry, now)
-            .into_iter()
-            .map(Change::ImageTag),
-    );
-    changes
-}
-
-/// The image tags this pipeline is expected to push, one per applicable image rule.
-pub fn expected_tags(
-    event: &PipelineEvent,
-    project: &ProjectConfig,
-    registry: &str,
-    now: DateTime<Utc>,
-) -> Vec<ImageTagRecord> {
-    let p = &event.object_attributes;
-    let default_branch = event.project.default_branch.as_deref();
-    let slug = slugify(&p.git_ref);
-    let vars = Vars {
-        commit_sha: &p.sha,
-        ref_name: &p.git_ref,
-        ref_slug: &slug,
-        is_tag: p.tag,
-        pipeline_id: p.id,
-        pipeline_iid: p.iid,
-        project_path: &event.project.path_with_namespace,
-        project_id: event.project.id,
-        default_branch,
-        registry,
     };
-    let mut tags = Vec::new();
-    for rule in project
-        .images
-        .iter()
-        .filter(|r| r.applies_to(&p.git_ref, default_branch))
-    {
-        match rule.image.expand(&vars) {
-            Ok(image) => tags.push(ImageTagRecord {
-                project_id: event.project.id,
-                repository: image.repository,
-                tag: image.tag,
-                kind: rule.kind,
-                rule: rule.name.clone(),
-                ref_kind: if p.tag { RefKind::Tag } else { RefKind::Branch },
-                ref_name: p.git_ref.clone(),
-                sha: p.sha.clone(),
-                pipeline_id: p.id,
-                first_seen: now,
-                last_seen: now,
-                digest: None,
-            }),
-            Err(ExpandError::Unset(var)) => {
-                tracing::debug!(rule = %rule.name, var, "rule does not apply to this pipeline");
-            }
-            Err(e) => {
-                tracing::warn!(rule = %rule.name, pipeline = p.id, error = %e, "image rule produced no valid tag")
-            }
-        }
-    }
-    tags
+    let facts = ProjectFacts {
+        id: event.project.id,
+        path: &event.project.path_with_namespace,
+        default_branch: event.project.default_branch.as_deref(),
+        registry: project.registry_host(),
+    };
+    let tags = expected_tags(&project.images, &facts, &pipeline, now);
+    changes.push(Change::Pipeline(pipeline));
+    changes.extend(tags.into_iter().map(Change::ImageTag));
+    changes
 }
 
 #[cfg(test)]

@@ -2,6 +2,6 @@
 //! delivery into the store changes it implies. Verifying and answering deliveries is `http`'s job.
 
 pub mod events;
+pub mod field;
 pub mod payload;
-pub mod slug;
 pub mod time;

@@ -1,41 +1,38 @@
 //! GitLab webhook bodies, as far as registry-gc reads them. Required fields are plain types, so a
 //! body missing one fails to parse with the field's path; everything else is optional and lenient.
+//! Every string the store keeps is bounded while parsing (`field`): SHAs are hex, names have a
+//! length limit and no NUL, so the database never sees a value it must refuse.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::field;
 use super::time::lenient;
 
 /// The common `project` object (only what we use).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Project {
     pub id: i64,
+    #[serde(deserialize_with = "field::path")]
     pub path_with_namespace: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_name")]
     pub default_branch: Option<String>,
 }
 
 /// Push Hook and Tag Push Hook.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PushEvent {
+    #[serde(deserialize_with = "field::sha")]
     pub before: String,
+    #[serde(deserialize_with = "field::sha")]
     pub after: String,
-    #[serde(rename = "ref")]
+    #[serde(rename = "ref", deserialize_with = "field::name")]
     pub git_ref: String,
     #[serde(default)]
     pub ref_protected: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_sha")]
     pub checkout_sha: Option<String>,
     pub project: Project,
-    #[serde(default)]
-    pub commits: Vec<Commit>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Commit {
-    pub id: String,
-    #[serde(default, deserialize_with = "lenient")]
-    pub timestamp: Option<DateTime<Utc>>,
 }
 
 /// Merge Request Hook.
@@ -52,16 +49,14 @@ pub struct MergeRequestAttributes {
     #[serde(default)]
     pub id: Option<i64>,
     pub iid: i64,
+    #[serde(deserialize_with = "field::name")]
     pub source_branch: String,
+    #[serde(deserialize_with = "field::name")]
     pub target_branch: String,
     #[serde(default)]
     pub source_project_id: Option<i64>,
-    #[serde(default)]
-    pub target_project_id: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_word")]
     pub state: Option<String>,
-    #[serde(default)]
-    pub action: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -87,13 +82,15 @@ pub struct PipelineAttributes {
     pub id: i64,
     #[serde(default)]
     pub iid: Option<i64>,
-    #[serde(rename = "ref")]
+    #[serde(rename = "ref", deserialize_with = "field::name")]
     pub git_ref: String,
     #[serde(default)]
     pub tag: bool,
+    #[serde(deserialize_with = "field::sha")]
     pub sha: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_word")]
     pub source: Option<String>,
+    #[serde(deserialize_with = "field::word")]
     pub status: String,
     #[serde(default, deserialize_with = "lenient")]
     pub created_at: Option<DateTime<Utc>>,
@@ -151,5 +148,33 @@ mod tests {
         });
         let err = parse::<PipelineEvent>(body).unwrap_err();
         assert_eq!(err, "object_attributes.sha: required field is missing");
+    }
+
+    #[test]
+    fn bad_values_are_named_with_their_path() {
+        let body = |sha: &str, git_ref: &str| {
+            serde_json::json!({
+                "project": {"id": 1, "path_with_namespace": "g/a"},
+                "object_attributes": {"id": 5, "ref": git_ref, "sha": sha, "status": "running"}
+            })
+        };
+        let multibyte = format!("{}é", "a".repeat(38));
+        let err = parse::<PipelineEvent>(body(&multibyte, "main")).unwrap_err();
+        assert!(
+            err.starts_with("object_attributes.sha: not a commit SHA"),
+            "{err}"
+        );
+        let err = parse::<PipelineEvent>(body(&"a".repeat(40), "ma\0in")).unwrap_err();
+        assert!(
+            err.starts_with("object_attributes.ref: contains a NUL"),
+            "{err}"
+        );
+        let long = "x".repeat(9000);
+        let err = parse::<PipelineEvent>(body(&"a".repeat(40), &long)).unwrap_err();
+        assert!(
+            err.starts_with("object_attributes.ref: longer than 1024"),
+            "{err}"
+        );
+        assert!(err.len() < 200, "the value is not echoed: {err}");
     }
 }

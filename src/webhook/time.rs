@@ -1,7 +1,7 @@
 //! GitLab timestamps: four formats appear in payloads (RFC 3339, Rails `to_s` in UTC or with an
 //! offset, ISO 8601 with an offset). Unparsable means unknown, never a failed event.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
 /// Parses any of GitLab's timestamp formats; `None` for anything else.
 pub fn parse_gitlab_time(text: &str) -> Option<DateTime<Utc>> {
@@ -24,13 +24,21 @@ pub fn parse_gitlab_time(text: &str) -> Option<DateTime<Utc>> {
     .map(|t| t.with_timezone(&Utc))
 }
 
-/// Deserializes an optional GitLab timestamp leniently: missing, null or unparsable → `None`.
+/// Deserializes an optional GitLab timestamp leniently: missing, null or unparsable → `None`. A
+/// timestamp that parses to a year outside 1..=9999 is an error naming the field: both databases
+/// store such times differently (or not at all), and no GitLab event comes from then.
 pub fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     let value: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
-    Ok(value
+    let parsed = value
         .as_ref()
         .and_then(serde_json::Value::as_str)
-        .and_then(parse_gitlab_time))
+        .and_then(parse_gitlab_time);
+    match parsed {
+        Some(t) if !(1..=9999).contains(&t.year()) => Err(serde::de::Error::custom(
+            "timestamp out of range (years 1 to 9999)",
+        )),
+        other => Ok(other),
+    }
 }
 
 #[cfg(test)]
@@ -52,6 +60,30 @@ mod tests {
         expect("2013-12-03T17:23:34.123Z", "2013-12-03T17:23:34.123+00:00");
         expect("2011-12-12T14:27:31+02:00", "2011-12-12T12:27:31+00:00");
         expect("2026-07-28 15:09:25 +05:30", "2026-07-28T09:39:25+00:00");
+    }
+
+    #[test]
+    fn out_of_range_years_are_errors() {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "super::lenient")]
+            at: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        for text in [
+            "-5000-01-01 00:00:00 +0000",
+            "0000-06-01T00:00:00Z",
+            "+12345-01-01 00:00:00 +0000",
+        ] {
+            let body = serde_json::json!({ "at": text });
+            let err = serde_json::from_value::<T>(body).err();
+            assert!(
+                err.is_some_and(|e| e.to_string().contains("out of range")),
+                "{text}"
+            );
+        }
+        let ok: T =
+            serde_json::from_value(serde_json::json!({"at": "0001-01-01T00:00:00Z"})).unwrap();
+        assert!(ok.at.is_some());
     }
 
     #[test]

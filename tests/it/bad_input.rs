@@ -67,8 +67,9 @@ both_backends! {
         let mut stranger = gitlab::pipeline(403, "main", &sha(1), "running", false, None);
         stranger["project"]["id"] = json!(99);
         stranger["project"]["path_with_namespace"] = json!("other/project");
+        // A project token does not reveal whether another project is configured: 401, not 404.
         let (status, _) = post_raw(&app, Some(TOKEN), "Pipeline Hook", stranger.to_string()).await;
-        assert_eq!(status, 404);
+        assert_eq!(status, 401);
 
         nothing_recorded(&app).await;
 
@@ -84,17 +85,16 @@ both_backends! {
 
         let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
         for line in [
-            r#"registry_gc_webhook_deliveries_total{event="pipeline",outcome="unauthorized"} 3"#,
+            r#"registry_gc_webhook_deliveries_total{event="pipeline",outcome="unauthorized"} 4"#,
             r#"registry_gc_webhook_deliveries_total{event="pipeline",outcome="bad_request"} 3"#,
             r#"registry_gc_webhook_deliveries_total{event="push",outcome="too_large"} 1"#,
-            r#"registry_gc_webhook_deliveries_total{event="pipeline",outcome="not_found"} 1"#,
             r#"registry_gc_webhook_deliveries_total{event="other",outcome="ignored"} 1"#,
             r#"registry_gc_webhook_deliveries_total{event="pipeline",outcome="recorded"} 1"#,
         ] {
             assert!(metrics.contains(line), "missing {line} in\n{metrics}");
         }
         assert!(!metrics.contains(TOKEN) && !metrics.contains("old-token-being-rotated"));
-        let by_route = r#"registry_gc_http_requests_total{method="POST",route="/webhooks/gitlab",status="401"} 3"#;
+        let by_route = r#"registry_gc_http_requests_total{method="POST",route="/webhooks/gitlab",status="401"} 4"#;
         assert!(metrics.contains(by_route), "missing {by_route} in\n{metrics}");
     }
 

@@ -4,9 +4,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_registry-gc");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_registry-gc");
 
-fn example_config() -> String {
+pub(crate) fn example_config() -> String {
     std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config/registry-gc.example.toml"
@@ -15,7 +15,7 @@ fn example_config() -> String {
 }
 
 /// Starts `registry-gc serve` in `dir` with `config` listening on `port`; stderr is piped.
-fn start_daemon(
+pub(crate) fn start_daemon(
     dir: &std::path::Path,
     config: &str,
     port: u16,
@@ -34,7 +34,7 @@ fn start_daemon(
 }
 
 /// SIGTERM, then up to 10 s for the process to exit (killed after that: `None`).
-fn terminate(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+pub(crate) fn terminate(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -53,7 +53,7 @@ fn terminate(child: &mut std::process::Child) -> Option<std::process::ExitStatus
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -71,10 +71,13 @@ async fn serves_on_sqlite_and_stops_on_sigterm() {
     let ready = format!("http://127.0.0.1:{port}/readyz");
     let started = Instant::now();
     let mut answered = false;
+    // The daemon listens at once and answers 503 until its migrations are applied.
     while started.elapsed() < Duration::from_secs(20) {
         if let Ok(r) = reqwest::get(&ready).await {
             answered = r.status() == 200;
-            break;
+            if answered {
+                break;
+            }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -105,14 +108,20 @@ async fn the_schedule_starts_runs() {
     // Every second; the registry is a closed loopback port, so runs delete nothing and say why.
     let config = example_config()
         .replace("registry.example.com", "127.0.0.1:9")
-        .replace("schedule = \"0 0 * * * *\"", "schedule = \"* * * * * *\"");
+        .replace("schedule = \"0 0 * * * *\"", "schedule = \"* * * * * *\"")
+        .replace(
+            "[server]\n",
+            "[server]\nadmin_token = \"schedule-test-admin\"\n",
+        );
     let mut child = start_daemon(dir.path(), &config, port, &[]);
     let runs_url = format!("http://127.0.0.1:{port}/api/v1/gc/runs");
+    let http = reqwest::Client::new();
     let started = Instant::now();
     let mut scheduled = Vec::new();
     while started.elapsed() < Duration::from_secs(15) && scheduled.is_empty() {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let Ok(response) = reqwest::get(&runs_url).await else {
+        let request = http.get(&runs_url).bearer_auth("schedule-test-admin");
+        let Ok(response) = request.send().await else {
             continue;
         };
         let body: serde_json::Value = response.json().await.unwrap_or_default();

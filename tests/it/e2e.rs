@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 
 use chrono::{TimeDelta, Utc};
-use registry_gc::gc::summary::Outcome;
+use registry_gc::gc::TagOutcome;
 use registry_gc::gc::{CrashPoint, GcError, Trigger};
-use registry_gc::store::model::RunStatus;
+use registry_gc::model::RunStatus;
 
 use crate::support::app::TestApp;
 use crate::support::db::both_backends;
@@ -37,7 +37,7 @@ both_backends! {
         // deleted and the closed branch's cache tags; app loses prod-1 (current + last 3 kept).
         let dry = app.gc.run(Trigger::Cli, Some(true)).await.unwrap();
         assert!(dry.dry_run);
-        assert_eq!(summary(&dry).total(Outcome::DryRun), 12, "{:?}", dry.summary);
+        assert_eq!(summary(&dry).total(TagOutcome::DryRun), 12, "{:?}", dry.summary);
         assert_eq!(tags(&client).await, before, "a dry run changed the registry");
 
         // A run that dies between pointing tags at the dummy and deleting it.
@@ -75,7 +75,7 @@ both_backends! {
 
         // Nothing left to do.
         let again = app.gc.run(Trigger::Cli, None).await.unwrap();
-        assert_eq!(summary(&again).total(Outcome::Removed), 0, "{:?}", again.summary);
+        assert_eq!(summary(&again).total(TagOutcome::Removed), 0, "{:?}", again.summary);
         assert_eq!(tags(&client).await, after);
     }
 }

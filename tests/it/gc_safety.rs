@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use registry_gc::gc::protect::{NoClusterProtection, UnavailableProtection};
-use registry_gc::gc::summary::Outcome;
-use registry_gc::gc::{ManualClock, Trigger};
+use registry_gc::clock::ManualClock;
+use registry_gc::cluster::{NoClusterProtection, UnavailableProtection};
+use registry_gc::gc::TagOutcome;
+use registry_gc::gc::Trigger;
+use registry_gc::model::RunStatus;
 use registry_gc::registry::Format;
-use registry_gc::store::model::RunStatus;
 use serde_json::Value;
 
 use crate::support::app::TestApp;
@@ -64,10 +65,10 @@ both_backends! {
         let refused = app.gc.run(Trigger::Cli, None).await.unwrap();
         assert_eq!(refused.status, RunStatus::Refused);
         assert!(refused.error.as_deref().unwrap_or_default().contains("unreachable"), "{:?}", refused.error);
-        assert_eq!(summary(&refused).total(Outcome::Removed), 0);
+        assert_eq!(summary(&refused).total(TagOutcome::Removed), 0);
         let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains(r#"registry_gc_gc_refusals_total{reason="registry_unreachable"} 1"#), "{metrics}");
-        assert!(metrics.contains(r#"registry_gc_gc_runs_total{status="refused"} 1"#), "{metrics}");
+        assert!(metrics.contains(r#"registry_gc_gc_runs_total{status="refused",trigger="cli"} 1"#), "{metrics}");
         registry.restart().await;
         let tags_after = tags(&registry.client()).await;
         assert_eq!(tags_after.len(), 4, "nothing was deleted: {tags_after:?}");
@@ -93,7 +94,7 @@ both_backends! {
         // With protection readable again, the superseded commit tag goes.
         let gc = gc_with(&toml, &app, Arc::new(NoClusterProtection), clock);
         let run = gc.run(Trigger::Cli, None).await.unwrap();
-        assert!(summary(&run).total(Outcome::Removed) > 0, "{:?}", run.summary);
+        assert!(summary(&run).total(TagOutcome::Removed) > 0, "{:?}", run.summary);
     }
 
     async fn registry_with_deletion_disabled_changes_nothing(backend: Backend) {
@@ -107,7 +108,7 @@ both_backends! {
         app.clock.set(Utc::now() + TimeDelta::days(3));
         let run = app.gc.run(Trigger::Cli, None).await.unwrap();
         let done = summary(&run);
-        assert!(done.tags_planned > 0 && done.total(Outcome::Removed) == 0, "{:?}", run.summary);
+        assert!(done.tags_planned > 0 && done.total(TagOutcome::Removed) == 0, "{:?}", run.summary);
         assert!(run.error.as_deref().unwrap_or_default().contains("disabled"), "{:?}", run.error);
         assert_eq!(tags(&registry.client()).await, before, "tags changed on a registry that cannot delete");
         let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();

@@ -157,18 +157,15 @@ both_backends! {
         assert_eq!(status(201), "success");
         assert_eq!(status(202), "failed");
         assert_eq!(status(207), "running");
-        let transitions = app.store.transitions(42, 201).await.unwrap();
-        let seen: Vec<_> = transitions.iter().map(|t| t.status.as_str()).collect();
-        assert_eq!(seen, ["created", "running", "success"]);
 
         let mrs = app.api("/api/v1/projects/group/app/merge_requests").await["merge_requests"].clone();
         assert_eq!(mrs[0]["iid"], 7);
         assert_eq!(mrs[0]["state"], "merged");
         assert_eq!(mrs[0]["merged_at"].as_str().unwrap()[..19], *"2026-11-20T11:00:00");
 
-        let commits = app.store.ref_commits(42, registry_gc::store::model::RefKind::Branch, "Feature/Login_Page").await.unwrap();
-        let order: Vec<_> = commits.iter().map(|c| c.sha.clone()).collect();
-        assert_eq!(order, vec![sha(1), sha(2), sha(3)]);
+        let refs = app.store.refs(42).await.unwrap();
+        let login = refs.iter().find(|r| r.name == "Feature/Login_Page").unwrap();
+        assert_eq!(login.last_sha.as_deref(), Some(sha(3).as_str()), "the ref points at the last commit pushed");
     }
 
     async fn duplicates_change_nothing(backend: Backend) {
@@ -184,13 +181,12 @@ both_backends! {
         let (_, answer) = app.deliver("Pipeline Hook", &later, Some("key-301")).await;
         assert_eq!(answer["status"], "duplicate");
         let pipelines = app.store.pipelines(42).await.unwrap();
-        assert_eq!(pipelines[0].status.as_str(), "running");
-        assert_eq!(app.store.transitions(42, 301).await.unwrap().len(), 1);
+        assert_eq!(pipelines[0].status.as_str(), "running", "the duplicate changed nothing");
         // Without an idempotency key, a new event UUID with the same body is a distinct delivery
         // (older GitLab): it is applied, and applying it twice changes nothing more.
         let (_, answer) = app.deliver("Pipeline Hook", &later, None).await;
         assert_eq!(answer["status"], "recorded");
-        assert_eq!(app.store.transitions(42, 301).await.unwrap().len(), 2);
+        assert_eq!(app.store.pipelines(42).await.unwrap()[0].status.as_str(), "success");
     }
 }
 

@@ -1,7 +1,7 @@
 //! Table: `ci-branch` tags — deleted branches, merge requests, staleness, slug collisions.
 
 use super::world::{run, Case, CI};
-use crate::store::model::{MrState::*, PipelineStatus, RefKind};
+use crate::model::{MrState::*, PipelineStatus, RefKind};
 
 const CASES: &[Case] = &[
     Case {
@@ -184,14 +184,7 @@ const CASES: &[Case] = &[
             w.deleted_branch("feat", 800, 900);
             w.branch_tag("feat", 1, 850, "d1");
             w.pipeline(2, "feat", PipelineStatus::Pending, 899, 0);
-            w.record(
-                CI,
-                "feat",
-                crate::store::model::TagKind::CiBranch,
-                2,
-                "feat",
-                899,
-            );
+            w.record(CI, "feat", crate::model::TagKind::CiBranch, 2, "feat", 899);
         },
         actions: &[],
         kept: &[("g/app-ci:feat", "pipeline-unfinished")],

@@ -3,14 +3,10 @@
 use chrono::TimeDelta;
 
 use super::world::{run, Case, World, CI};
+use crate::model::{PipelineStatus::*, TagKind};
 use crate::policy::{KeepPatterns, Protections, RetentionOverrides};
-use crate::store::model::{PipelineStatus::*, TagKind};
 
-fn mr_pipeline_also_pushed(
-    w: &mut World,
-    status: crate::store::model::PipelineStatus,
-    finished: i64,
-) {
+fn mr_pipeline_also_pushed(w: &mut World, status: crate::model::PipelineStatus, finished: i64) {
     w.pipeline(2, "feat", status, finished - 1, finished);
     w.record(CI, "c1", TagKind::CiCommit, 2, "feat", finished - 1);
 }

@@ -3,6 +3,7 @@
 
 mod branch;
 mod commit;
+mod in_use;
 mod prod;
 mod props;
 mod world;
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use world::{World, CI};
 
 use super::{Action, RetentionOverrides, RetentionSettings};
-use crate::store::model::{PipelineStatus, TagKind};
+use crate::model::{PipelineStatus, TagKind};
 
 #[test]
 fn plan_serializes_codes_messages_and_totals() {

@@ -3,8 +3,8 @@
 use chrono::TimeDelta;
 
 use super::world::{run, Case, World, APP, CI};
+use crate::model::{PipelineStatus, TagKind};
 use crate::policy::RetentionSettings;
-use crate::store::model::{PipelineStatus, TagKind};
 
 /// Deploys by pipelines 1..=5 on digests p1..p5; `prod` points at p5.
 fn five_deploys(w: &mut World) {

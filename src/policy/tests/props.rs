@@ -9,8 +9,8 @@ use chrono::TimeDelta;
 use proptest::prelude::*;
 
 use super::world::{h, slugify, World, APP, CI};
+use crate::model::{MrState, PipelineStatus, RefKind, RefState, TagKind};
 use crate::policy::{Action, KeepPatterns, Plan, Protections, RetentionSettings};
-use crate::store::model::{MrState, PipelineStatus, RefKind, RefState, TagKind};
 
 const NAMES: &[&str] = &[
     "main", "feat", "Feat", "feat_x", "feat-x", "old", "rel/1", "rel-1",

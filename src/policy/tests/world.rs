@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
-use crate::policy::{
-    plan, Action, Plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo,
-};
-use crate::store::model::{
+use crate::model::{
     ImageTagRecord, MergeRequestRecord, MrState, PipelineRecord, PipelineStatus, ProjectRecord,
     ProjectState, RefKind, RefRecord, RefState, TagKind,
+};
+use crate::policy::{
+    plan, Action, Plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo,
 };
 
 /// CI repository used by the tables.
@@ -21,7 +21,7 @@ pub fn h(hours: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + TimeDelta::hours(hours)
 }
 
-pub use crate::webhook::slug::slugify;
+pub use crate::model::slugify;
 
 /// A planner input under construction.
 pub struct World {
@@ -66,6 +66,7 @@ impl World {
             last_sha: None,
             created_at: Some(h(created)),
             deleted_at: None,
+            deleted_by: None,
             last_pipeline_at: None,
             updated_at: h(created),
         });

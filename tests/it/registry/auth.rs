@@ -2,7 +2,8 @@
 
 use super::tags;
 use crate::support::registry::{Grant, RegistryOptions, TestImage, TestRegistry, TokenIssuer};
-use registry_gc::registry::{Format, RegistryClient, RegistryError, TagOutcome};
+use registry_gc::gc::{remove_tags, RemovalOutcome};
+use registry_gc::registry::{Format, RegistryClient, RegistryError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_with_bcrypt_htpasswd() {
@@ -18,11 +19,10 @@ async fn basic_auth_with_bcrypt_htpasswd() {
         .push_image("team/app", "v1", &TestImage::random(Format::Docker, 1, 100))
         .await;
     super::tag_existing(&reg, "team/app", "v1-copy", &x).await;
-    let report = client
-        .remove_tags("team/app", &[("v1".into(), x.clone())])
+    let report = remove_tags(&client, "team/app", &[("v1".into(), x.clone())], &[])
         .await
         .unwrap();
-    assert_eq!(report.tags[0].outcome, TagOutcome::Removed);
+    assert_eq!(report.tags[0].outcome, RemovalOutcome::Removed);
     assert_eq!(
         tags(&client, "team/app").await,
         ["v1-copy".to_string()].into()
@@ -76,8 +76,7 @@ async fn token_auth_removes_with_delete_right_and_refuses_without() {
 
     // Without `delete`: a clean, specific error and no change at all.
     let pusher = RegistryClient::new(reg.settings_as("pusher", "pusher-pass")).unwrap();
-    let err = pusher
-        .remove_tags("grp/api", &[("a".into(), x.clone())])
+    let err = remove_tags(&pusher, "grp/api", &[("a".into(), x.clone())], &[])
         .await
         .unwrap_err();
     assert!(
@@ -94,11 +93,10 @@ async fn token_auth_removes_with_delete_right_and_refuses_without() {
         Some(x.clone())
     );
 
-    let report = admin
-        .remove_tags("grp/api", &[("a".into(), x.clone())])
+    let report = remove_tags(&admin, "grp/api", &[("a".into(), x.clone())], &[])
         .await
         .unwrap();
-    assert_eq!(report.tags[0].outcome, TagOutcome::Removed);
+    assert_eq!(report.tags[0].outcome, RemovalOutcome::Removed);
     assert_eq!(
         tags(&admin, "grp/api").await,
         ["b", "c"].map(String::from).into()

@@ -7,7 +7,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, head, post, put};
-use registry_gc::registry::{Digest, Strategy, TagOutcome};
+use registry_gc::gc::{remove_tags, RemovalOutcome};
+use registry_gc::registry::{DeleteCapability, Digest};
 use std::sync::{Arc, Mutex};
 
 struct Fake {
@@ -80,20 +81,19 @@ async fn failed_dummy_delete_reports_tags_left_on_dummy() {
     let server = serve(app).await;
     let client = server.client(0);
 
-    let report = client
-        .remove_tags("f", &[("old".to_string(), x.clone())])
+    let report = remove_tags(&client, "f", &[("old".to_string(), x.clone())], &[])
         .await
         .unwrap();
     drop(server);
 
-    assert_eq!(report.strategy, Strategy::SharedDummy);
-    let dummy = report.dummy.clone().unwrap();
-    let TagOutcome::LeftOnDummy { reason } = &report.tags[0].outcome else {
+    assert_eq!(report.capability, Some(DeleteCapability::DigestOnly));
+    let RemovalOutcome::LeftOnDummy { dummy } = report.tags[0].outcome.clone() else {
         panic!("{:?}", report.tags)
     };
+    let said = report.errors.join("\n");
     assert!(
-        reason.contains(dummy.as_str()) && reason.contains("500"),
-        "{reason}"
+        said.contains(dummy.as_str()) && said.contains("500") && said.contains("old"),
+        "{said}"
     );
     assert_eq!(fake.tags.lock().unwrap().get("old"), Some(&dummy));
     assert_eq!(fake.tags.lock().unwrap().get("keep"), Some(&x));

@@ -5,6 +5,7 @@ mod dummy_failure;
 mod fake;
 mod native;
 mod read;
+mod realm;
 mod remove;
 mod resilience;
 mod upload;

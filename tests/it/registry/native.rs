@@ -5,7 +5,8 @@ use super::fake::{head_answer, list_answer, serve, tags_on, Tags};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use registry_gc::registry::{Digest, Strategy, TagOutcome};
+use registry_gc::gc::{remove_tags, RemovalOutcome};
+use registry_gc::registry::{DeleteCapability, Digest};
 use std::sync::{Arc, Mutex};
 
 struct Fake {
@@ -58,12 +59,12 @@ async fn native_tag_delete_and_protected_tag_is_reported_not_retried() {
         ("a".to_string(), x.clone()),
         ("protected".to_string(), x.clone()),
     ];
-    let report = client.remove_tags("fake", &plan).await.unwrap();
+    let report = remove_tags(&client, "fake", &plan, &[]).await.unwrap();
     drop(server);
 
-    assert_eq!(report.strategy, Strategy::NativeTagDelete);
-    assert_eq!(report.tags[0].outcome, TagOutcome::Removed);
-    let TagOutcome::Failed { reason } = &report.tags[1].outcome else {
+    assert_eq!(report.capability, Some(DeleteCapability::TagDelete));
+    assert_eq!(report.tags[0].outcome, RemovalOutcome::Removed);
+    let RemovalOutcome::Failed { reason } = &report.tags[1].outcome else {
         panic!("{:?}", report.tags[1])
     };
     assert!(reason.contains("PROTECTED_TAG"), "{reason}");

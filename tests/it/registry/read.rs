@@ -4,7 +4,8 @@ use super::{tag_existing, tags};
 use crate::support::registry::{TestImage, TestRegistry};
 use axum::extract::{Path, Query};
 use axum::http::header::LINK;
-use registry_gc::registry::{Format, TagOutcome};
+use registry_gc::gc::{remove_tags, RemovalOutcome};
+use registry_gc::registry::Format;
 use std::collections::HashMap;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,11 +111,10 @@ async fn oci_manifests_and_indexes_resolve_to_their_own_digest() {
 
     // Removing one tag of an index keeps the index and its children for the other tag.
     tag_existing(&reg, "multi", "idx-keep", &index).await;
-    let report = client
-        .remove_tags("multi", &[("idx".into(), index.clone())])
+    let report = remove_tags(&client, "multi", &[("idx".into(), index.clone())], &[])
         .await
         .unwrap();
-    assert_eq!(report.tags[0].outcome, TagOutcome::Removed);
+    assert_eq!(report.tags[0].outcome, RemovalOutcome::Removed);
     assert_eq!(
         client.resolve("multi", "idx-keep").await.unwrap(),
         Some(index)

@@ -3,8 +3,9 @@
 
 use super::{tag_existing, tags};
 use crate::support::registry::{random_blob, RegistryOptions, TestImage, TestRegistry};
+use registry_gc::gc::{remove_tags, RemovalOutcome};
 use registry_gc::registry::{
-    DeleteCapability, Deleted, Format, ImageDeletion, RegistryError, Repoint, Strategy, TagOutcome,
+    DeleteCapability, Deleted, Format, ImageDeletion, RegistryError, Repoint,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,18 +26,18 @@ async fn sibling_tags_on_one_digest_survive() {
         ("feature-b".into(), x.clone()),
         ("other".into(), y.clone()),
     ];
-    let report = client
-        .remove_tags_verified("app", &[("feature-a".into(), x.clone())], &siblings)
-        .await
-        .unwrap();
-    assert!(
-        report.siblings_changed.is_empty(),
-        "{:?}",
-        report.siblings_changed
-    );
+    let report = remove_tags(
+        &client,
+        "app",
+        &[("feature-a".into(), x.clone())],
+        &siblings,
+    )
+    .await
+    .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
 
-    assert_eq!(report.strategy, Strategy::SharedDummy);
-    assert_eq!(report.tags[0].outcome, TagOutcome::Removed);
+    assert_eq!(report.capability, Some(DeleteCapability::DigestOnly));
+    assert_eq!(report.tags[0].outcome, RemovalOutcome::Removed);
     assert_eq!(report.siblings_checked, 3);
     assert_eq!(
         tags(&client, "app").await,
@@ -75,15 +76,15 @@ async fn tag_repushed_after_planning_is_skipped() {
         .push_image("svc", "dev", &TestImage::random(Format::Docker, 1, 256))
         .await;
 
-    let report = client.remove_tags("svc", &plan).await.unwrap();
+    let report = remove_tags(&client, "svc", &plan, &[]).await.unwrap();
 
     assert_eq!(
         report.tags[0].outcome,
-        TagOutcome::SkippedMoved {
+        RemovalOutcome::SkippedMoved {
             observed: new.clone()
         }
     );
-    assert_eq!(report.tags[1].outcome, TagOutcome::Removed);
+    assert_eq!(report.tags[1].outcome, RemovalOutcome::Removed);
     assert_eq!(tags(&client, "svc").await, ["dev".to_string()].into());
     assert_eq!(
         client.resolve("svc", "dev").await.unwrap(),
@@ -163,7 +164,7 @@ async fn batch_of_500_tags_uses_one_delete() {
     );
     let (deletes, requests) = (client.deletes_made(), client.requests_made());
 
-    let report = client.remove_tags("big", &plan).await.unwrap();
+    let report = remove_tags(&client, "big", &plan, &[]).await.unwrap();
 
     assert_eq!(
         client.deletes_made() - deletes,
@@ -195,8 +196,7 @@ async fn deletion_disabled_is_a_clear_error_and_changes_nothing() {
         .await;
     tag_existing(&reg, "ro", "b", &x).await;
 
-    let err = client
-        .remove_tags("ro", &[("a".into(), x.clone())])
+    let err = remove_tags(&client, "ro", &[("a".into(), x.clone())], &[])
         .await
         .unwrap_err();
 
@@ -228,7 +228,13 @@ async fn offline_gc_reclaims_space_and_kept_images_still_pull() {
         ("old".to_string(), gone_digest.clone()),
         ("older".to_string(), gone_digest),
     ];
-    assert_eq!(client.remove_tags("web", &plan).await.unwrap().removed(), 2);
+    assert_eq!(
+        remove_tags(&client, "web", &plan, &[])
+            .await
+            .unwrap()
+            .removed(),
+        2
+    );
     reg.garbage_collect(true);
     let after = reg.bytes_on_disk();
     reg.restart().await;

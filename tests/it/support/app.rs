@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::Utc;
+use registry_gc::app::{App, Wiring};
+use registry_gc::clock::ManualClock;
+use registry_gc::cluster::NoClusterProtection;
 use registry_gc::config::Config;
-use registry_gc::gc::protect::NoClusterProtection;
-use registry_gc::gc::{Gc, ManualClock};
-use registry_gc::http::{router, AppState};
-use registry_gc::metrics::Metrics;
-use registry_gc::store::Store;
+use registry_gc::gc::Gc;
+use registry_gc::store::SharedStore;
 use serde_json::Value;
 
 use super::db::{Backend, TestDb};
@@ -62,9 +62,10 @@ refs = ["^$CI_DEFAULT_BRANCH$"]
 }
 
 pub struct TestApp {
+    pub app: App,
     pub addr: SocketAddr,
     pub http: reqwest::Client,
-    pub store: Store,
+    pub store: SharedStore,
     pub db: TestDb,
     pub gc: Gc,
     pub clock: Arc<ManualClock>,
@@ -78,48 +79,42 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, toml: &str) -> TestApp {
+        Self::spawn_on(TestDb::new(backend).await, toml).await
+    }
+
+    /// A second app with configuration `toml` over this app's database (as after a restart with
+    /// a changed configuration); `self` must outlive it.
+    pub async fn spawn_sharing(&self, toml: &str) -> TestApp {
+        Self::spawn_on(self.db.share(), toml).await
+    }
+
+    /// Starts the server with `toml` over an existing test database.
+    pub async fn spawn_on(db: TestDb, toml: &str) -> TestApp {
         super::init_test_log();
-        let db = TestDb::new(backend).await;
         let mut config = Config::from_toml(toml).expect("test config is valid");
         config.database = db.config.clone();
-        let store = Store::connect(&config.database).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let config = Arc::new(config);
-        let metrics = Metrics::new();
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let protection = Arc::new(NoClusterProtection);
-        let gc = Gc::new(
-            config.clone(),
-            store.clone(),
-            protection,
-            clock.clone(),
-            metrics.clone(),
-        )
-        .expect("registry clients");
-        let state = AppState {
-            config,
-            store: store.clone(),
-            metrics,
-            gc: gc.clone(),
+        let wiring = Wiring {
+            clock: clock.clone(),
+            protection: Some(Arc::new(NoClusterProtection)),
         };
+        let app = App::build(config, wiring).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router(state))
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        // The daemon's own server loop, with its connection cap and header-read timeout.
+        tokio::spawn(app.http_server(listener, async move {
+            let _ = rx.await;
+        }));
         TestApp {
             addr,
             http: reqwest::Client::new(),
-            store,
+            store: app.store.clone(),
+            gc: app.gc.clone(),
+            app,
             db,
-            gc,
             clock,
             shutdown: Some(tx),
         }
@@ -171,6 +166,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.app.stop.cancel();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

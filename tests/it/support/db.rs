@@ -64,6 +64,31 @@ impl TestDb {
         }
     }
 
+    /// A SQLite database file `gc.db` in `dir`, which the caller owns (e.g. a small tmpfs).
+    pub fn sqlite_in(dir: &std::path::Path) -> TestDb {
+        let config = DatabaseConfig {
+            url: DatabaseUrl(format!("sqlite://{}", dir.join("gc.db").display())),
+            acquire_timeout_ms: 1000,
+            sqlite_busy_timeout_ms: 300,
+            ..Default::default()
+        };
+        TestDb {
+            config,
+            _dir: None,
+            pg_name: None,
+        }
+    }
+
+    /// The same database, for a second app over it; it does not own (drop) the database, so the
+    /// original must outlive it.
+    pub fn share(&self) -> TestDb {
+        TestDb {
+            config: self.config.clone(),
+            _dir: None,
+            pg_name: None,
+        }
+    }
+
     /// The Postgres database name, if any.
     pub fn pg_name(&self) -> Option<&str> {
         self.pg_name.as_deref()

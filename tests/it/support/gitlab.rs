@@ -23,7 +23,7 @@ fn set_project(body: &mut Value) {
 
 /// A 40-hex SHA made from a small number, readable in failures.
 pub fn sha(n: u32) -> String {
-    format!("{n:08x}{}", "c0ffee".repeat(5))
+    format!("{n:08x}{}", "c0ffee".repeat(6))
         .chars()
         .take(40)
         .collect()

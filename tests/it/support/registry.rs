@@ -7,8 +7,8 @@ mod issuer;
 pub use issuer::{Grant, TokenIssuer};
 
 use bytes::Bytes;
-use registry_gc::config::Secret;
 use registry_gc::registry::{manifest, Digest, Format, RegistryClient, RegistrySettings};
+use registry_gc::secret::Secret;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use registry_gc::app::{App, Wiring};
+use registry_gc::clock::ManualClock;
+use registry_gc::cluster::ProtectionSource;
 use registry_gc::config::Config;
-use registry_gc::gc::protect::ProtectionSource;
-use registry_gc::gc::summary::RunSummary;
-use registry_gc::gc::{Gc, ManualClock};
-use registry_gc::metrics::Metrics;
+use registry_gc::gc::{Gc, RunSummary};
 use registry_gc::registry::{Digest, Format, RegistryClient};
 use serde_json::Value;
 
@@ -228,7 +228,7 @@ pub fn names(tags: &BTreeMap<(String, String), Digest>, repo: &str) -> BTreeSet<
         .collect()
 }
 
-pub fn summary(run: &registry_gc::store::model::RunRecord) -> RunSummary {
+pub fn summary(run: &registry_gc::model::RunRecord) -> RunSummary {
     serde_json::from_value(run.summary.clone()).unwrap()
 }
 
@@ -278,12 +278,11 @@ pub fn gc_with(
 ) -> Gc {
     let mut config = Config::from_toml(toml).unwrap();
     config.database = app.db.config.clone();
-    Gc::new(
-        Arc::new(config),
-        app.store.clone(),
-        protection,
+    let wiring = Wiring {
         clock,
-        Metrics::new(),
-    )
-    .unwrap()
+        protection: Some(protection),
+    };
+    App::with_store(config, app.store.clone(), wiring)
+        .unwrap()
+        .gc
 }

@@ -1,0 +1,15 @@
+//! The domain: what registry-gc knows about GitLab projects (refs, pipelines, merge requests, the
+//! image tags each pipeline pushes), the changes that update it, and the image rules that say which
+//! tags a pipeline pushes. Plain data and pure functions; nothing here does I/O, and every other
+//! module may use it.
+
+mod change;
+pub mod image;
+mod records;
+mod rules;
+mod slug;
+
+pub use change::*;
+pub use records::*;
+pub use rules::{expected_tags, ImageRule, ProjectFacts, RefFilter};
+pub use slug::slugify;

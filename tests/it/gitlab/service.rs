@@ -1,0 +1,75 @@
+//! The reconciler as the daemon and `registry-gc reconcile` run it: configured by `[gitlab]`, built
+//! by the app, applying what it finds through the store with its watermarks, on SQLite and Postgres.
+//! GitLab is the fake in `support::gitlab_api` (GitLab's shapes and pagination headers).
+
+use chrono::{TimeDelta, Utc};
+use registry_gc::gc::Trigger;
+
+use crate::support::app::TestApp;
+use crate::support::db::both_backends;
+use crate::support::gitlab::{self, zeros};
+use crate::support::gitlab_api::shapes::{self, PROJECT_ID};
+use crate::support::gitlab_api::{FakeGitLab, World};
+use crate::support::registry::TestRegistry;
+use crate::support::scenario::{self, config, names, sha, summary, tags, CI};
+
+both_backends! {
+    async fn the_configured_reconciler_heals_lost_webhooks(backend: Backend) {
+        let registry = TestRegistry::start().await;
+        let now = Utc::now();
+        let old = now - TimeDelta::hours(1);
+        let fake = FakeGitLab::start(World {
+            project: shapes::project("main"),
+            branches: vec![shapes::branch("main", &sha(0, 1), true)],
+            merge_requests: vec![shapes::merge_request(1, "feature/a", "merged", "2026-11-21T10:00:00Z".parse().unwrap())],
+            pipelines: vec![
+                shapes::pipeline(601, "main", &sha(0, 1), "success", false, old),
+                shapes::pipeline(501, "feature/a", &sha(1, 1), "success", false, old),
+            ],
+            hooks: vec![shapes::hook(9, "https://registry-gc.example.com/webhooks/gitlab", "temporarily_disabled", Some(now + TimeDelta::hours(1)))],
+            ..Default::default()
+        }).await;
+        let toml = format!(
+            "{}\n[gitlab]\nurl = \"{}\"\ntoken = \"{}\"\nhook_url = \"https://registry-gc.example.com/webhooks/gitlab\"\nschedule = \"\"\nbackoff_initial_ms = 5\nbackoff_max_ms = 20\n",
+            config(&registry), fake.url, crate::support::gitlab_api::TOKEN
+        );
+        let app = TestApp::spawn_with(backend, &toml).await;
+        let world = scenario::World { app: &app, registry: &registry };
+        scenario::deploy_once(&world).await;
+        world.hook("Push Hook", gitlab::push("feature/a", &zeros(), &sha(1, 1), &[sha(1, 1)])).await;
+        world.hook("Merge Request Hook", gitlab::merge_request(1, "feature/a", "opened", "open", "2026-11-20T09:00:00Z")).await;
+        world.pipeline(501, "feature/a", &sha(1, 1), "success", None, &[(CI, sha(1, 1)), (CI, "feature-a".to_owned())]).await;
+        let reconciler = app.app.reconciler.as_ref().expect("[gitlab] builds a reconciler");
+        // The test clock stands still; a reconciliation is stamped after the webhooks it heals.
+        app.clock.set(Utc::now());
+
+        // A dry run finds the lost merge and deletion and writes nothing.
+        let dry = reconciler.reconcile(None, true).await;
+        assert_eq!((dry.len(), dry[0].error.as_deref()), (1, None), "{dry:?}");
+        assert_eq!(dry[0].found.len(), 2, "{dry:?}");
+        assert!(app.store.reconcile_state(PROJECT_ID).await.unwrap().is_none(), "a dry run saved a watermark");
+
+        let done = reconciler.reconcile(None, false).await;
+        assert!(done[0].found.iter().any(|f| f.starts_with("branch feature/a deleted (found by reconciliation at")), "{done:?}");
+        let saved = app.store.reconcile_state(PROJECT_ID).await.unwrap().unwrap();
+        assert!(saved.last_success_at.is_some() && saved.mr_watermark.is_some(), "{saved:?}");
+        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("registry_gc_reconcile_last_success_timestamp_seconds{project=\"group/app\"}"), "{metrics}");
+        // The hook GitLab disabled for a while is reported: metric, API and the reconcile output.
+        assert!(metrics.contains("registry_gc_gitlab_hook_alert_status{project=\"group/app\"} 1"), "{metrics}");
+        let hook = done[0].hook.as_ref().expect("hook_url set: the hook is checked");
+        assert_eq!(hook.hook_id, Some(9));
+        let projects = app.api("/api/v1/projects").await;
+        let warnings = &projects["projects"][0]["hook"]["warnings"];
+        assert!(warnings.as_array().unwrap().iter().any(|w| w["code"] == "temporarily-disabled"), "{projects}");
+        let again = reconciler.reconcile(None, false).await;
+        assert!(again[0].found.is_empty(), "{again:?}");
+
+        app.clock.set(Utc::now() + TimeDelta::days(3));
+        let run = app.gc.run(Trigger::Cli, None).await.unwrap();
+        assert!(summary(&run).errors.is_empty(), "{:?}", run.summary);
+        let left = names(&tags(&registry.client()).await, CI);
+        assert!(!left.contains("feature-a") && !left.contains(&sha(1, 1)), "{left:?}");
+        assert!(left.contains("main"), "{left:?}");
+    }
+}
