@@ -28,6 +28,44 @@ async fn wait_ready(port: u16, daemon: &Process) {
     panic!("the daemon never became ready:\n{}", daemon.log());
 }
 
+/// Waits (at most 10 s) until the killed process's GC lock is gone: on Postgres its session ends
+/// a moment after the process, when the server reads the closed socket.
+async fn wait_lock_free(world: &GcWorld) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(lock) = world
+            .store()
+            .try_gc_lock(Duration::from_secs(30))
+            .await
+            .unwrap()
+        {
+            lock.release().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the GC lock of the killed process was never freed");
+}
+
+/// Waits (at most 10 s) for the daemon, which marks runs of dead processes as it starts, to have
+/// marked the killed run `interrupted`.
+async fn wait_interrupted(world: &GcWorld, daemon: &Process) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut runs = Vec::new();
+    while Instant::now() < deadline {
+        runs = world.store().runs(10).await.unwrap();
+        if runs[0].status == registry_gc::model::RunStatus::Interrupted {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "the killed run was not marked interrupted: {:?}\n{}",
+        runs[0],
+        daemon.log()
+    );
+}
+
 /// Waits (at most 20 s) until the run has changed something in the registry.
 async fn wait_deleting(world: &GcWorld, daemon: &Process) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -55,10 +93,10 @@ both_backends! {
         let pid = killed.pid();
         world.proxy.trip_after(3, Box::new(move || signal(pid, "KILL")));
         assert!(killed.wait(Duration::from_secs(30)).await.is_some_and(|s| !s.success()), "{}", killed.log());
+        wait_lock_free(&world).await;
         let mut daemon = Process::start(world.dir.path(), "serve", &["serve"]);
         wait_ready(port, &daemon).await;
-        let runs = world.store().runs(10).await.unwrap();
-        assert_eq!(runs[0].status, registry_gc::model::RunStatus::Interrupted, "the killed run, after the daemon started");
+        wait_interrupted(&world, &daemon).await;
         // A slow registry: the run is still deleting when the signal comes.
         world.proxy.set_mix(FaultMix { latency: Duration::from_millis(300), ..FaultMix::default() });
         let started = reqwest::Client::new()
