@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures::stream::{self, StreamExt};
+
 use super::execute::{refusal_of, Executor};
 use super::summary::{RunError, RunSummary, TagOutcome};
 use crate::model::{JournalEntry, JournalState};
@@ -31,10 +33,16 @@ impl Executor<'_> {
             .list_tags(repo)
             .await
             .map_err(|e| e.to_string())?;
-        for tag in listed.into_iter().filter(|t| !known.contains(t.as_str())) {
-            match self.client.resolve(repo, &tag).await {
-                Ok(Some(digest)) => found.entry(digest.to_string()).or_default().push(tag),
-                Ok(None) => {}
+        let unknown = listed.into_iter().filter(|t| !known.contains(t.as_str()));
+        let resolved: Vec<_> = stream::iter(unknown)
+            .map(|tag| async move { self.client.resolve(repo, &tag).await.map(|d| (tag, d)) })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        for result in resolved {
+            match result {
+                Ok((tag, Some(digest))) => found.entry(digest.to_string()).or_default().push(tag),
+                Ok((_, None)) => {}
                 Err(e) => return Err(e.to_string()),
             }
         }
@@ -56,42 +64,56 @@ impl Executor<'_> {
                 .or_default()
                 .push(e);
         }
-        for (digest, group) in by_digest {
-            let blocker = match &newcomers {
-                Ok(map) => map
-                    .get(&digest)
-                    .map(|t| format!("not deleted, tagged since planning as {}", t.join(", "))),
-                Err(e) => Some(format!(
-                    "not deleted, the repository could not be re-read: {e}"
-                )),
-            };
-            let (update, outcome) = match blocker {
-                Some(detail) => {
-                    tracing::info!(repository = self.repository, %digest, %detail, "image kept");
-                    (
-                        self.at(JournalState::Skipped).detail(detail),
-                        TagOutcome::Skipped,
-                    )
+        // Each image is re-checked and deleted on its own, `concurrency` at a time: on distribution a
+        // DELETE costs the registry a scan of the repository's tags, so they overlap well.
+        let mut done = stream::iter(by_digest)
+            .map(|(digest, group)| {
+                let blocker = match &newcomers {
+                    Ok(map) => map
+                        .get(&digest)
+                        .map(|t| format!("not deleted, tagged since planning as {}", t.join(", "))),
+                    Err(e) => Some(format!(
+                        "not deleted, the repository could not be re-read: {e}"
+                    )),
+                };
+                async move {
+                    let (update, outcome, error) = match blocker {
+                        Some(detail) => {
+                            tracing::info!(repository = self.repository, %digest, %detail, "image kept");
+                            let update = self.at(JournalState::Skipped).detail(detail);
+                            (update, TagOutcome::Skipped, None)
+                        }
+                        None if self.stop.is_cancelled() => {
+                            let (update, outcome) = self.deferred();
+                            (update, outcome, None)
+                        }
+                        None => self.delete_image(&digest, &group).await,
+                    };
+                    (group, update, outcome, error)
                 }
-                None if self.stop.is_cancelled() => self.deferred(),
-                None => self.delete_image(&digest, &group, summary).await,
-            };
+            })
+            .buffer_unordered(self.concurrency.max(1));
+        // Journaled as each image is done, not after the last one.
+        while let Some((group, update, outcome, error)) = done.next().await {
             let ids: Vec<i64> = group.iter().map(|e| e.id).collect();
             self.update(&ids, update).await?;
             for e in &group {
                 summary.count(&e.reason_code, outcome, 1);
             }
+            if let Some(error) = error {
+                summary.error(error);
+            }
         }
         Ok(())
     }
 
-    /// Re-checks every tag of `group` and deletes the image by digest.
+    /// Re-checks every tag of `group` and deletes the image by digest; what to journal, and the
+    /// run error to report if it failed.
     async fn delete_image(
         &self,
         digest: &str,
         group: &[JournalEntry],
-        summary: &mut RunSummary,
-    ) -> (JournalUpdate, TagOutcome) {
+    ) -> (JournalUpdate, TagOutcome, Option<RunError>) {
         let tags: Vec<String> = group.iter().map(|e| e.tag.clone()).collect();
         let result = match Digest::parse(digest) {
             Ok(d) => self.client.delete_image(self.repository, &d, &tags).await,
@@ -99,29 +121,25 @@ impl Executor<'_> {
         };
         match result {
             Ok(ImageDeletion::Deleted(Deleted::Removed | Deleted::AlreadyGone)) => {
-                (self.at(JournalState::Done), TagOutcome::Removed)
+                (self.at(JournalState::Done), TagOutcome::Removed, None)
             }
             Ok(ImageDeletion::Refused { moved }) => {
                 let detail = format!("not deleted, re-tagged since planning: {moved:?}");
-                (
-                    self.at(JournalState::Skipped).detail(detail),
-                    TagOutcome::Skipped,
-                )
+                let update = self.at(JournalState::Skipped).detail(detail);
+                (update, TagOutcome::Skipped, None)
             }
             Err(err) => {
                 let message = format!("{}@{digest}: {err}", self.repository);
-                summary.error(match err {
+                let error = match err {
                     RegistryError::DeletionDisabled { .. }
                     | RegistryError::MissingDeleteRight { .. }
                     | RegistryError::Protected { .. } => {
                         RunError::refused(refusal_of(&err), message)
                     }
                     _ => RunError::note(message),
-                });
-                (
-                    self.at(JournalState::Failed).detail(err.to_string()),
-                    TagOutcome::Failed,
-                )
+                };
+                let update = self.at(JournalState::Failed).detail(err.to_string());
+                (update, TagOutcome::Failed, Some(error))
             }
         }
     }
