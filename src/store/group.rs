@@ -2,12 +2,14 @@
 //! moment (up to `MAX_GROUP`) and records them in one transaction, each inside its own savepoint so
 //! a delivery that fails leaves the others whole; every delivery is answered only once the commit
 //! returned. One commit (one fsync on SQLite, one write lock; no row fought over on Postgres) then
-//! carries many deliveries. A delivery whose sender gave up before its turn is not applied.
+//! carries many deliveries. The common case skips the savepoints (`group_fast.rs`); this file's
+//! per-delivery path settles everything else. A delivery whose sender gave up before its turn is not applied.
 
 use sqlx::{Acquire, Database, Pool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::exec::Conn;
+use super::group_fast;
 use super::health::{is_storage_failure, WriteHealth};
 use super::ingest::{self, Begun};
 use super::{Applied, PathClaim, StoreError};
@@ -19,9 +21,9 @@ const MAX_GROUP: usize = 128;
 const QUEUE: usize = 1024;
 
 /// One delivery to record, and where its answer goes.
-struct Job {
-    batch: Batch,
-    claim: PathClaim,
+pub(super) struct Job {
+    pub(super) batch: Batch,
+    pub(super) claim: PathClaim,
     reply: oneshot::Sender<Result<Applied, StoreError>>,
 }
 
@@ -104,7 +106,11 @@ where
     }
     // Bounded: every pass either ends or marks one more delivery failed.
     for _ in 0..=group.len() {
-        match try_group(pool, group, &failed).await {
+        let attempt = match group_fast::try_group(pool, group, &failed).await {
+            Some(attempt) => attempt,
+            None => try_group(pool, group, &failed).await,
+        };
+        match attempt {
             Attempt::Committed(answers) => {
                 health.committed();
                 return merge(answers, failed);
@@ -162,7 +168,7 @@ where
 }
 
 /// How one attempt at a group went.
-enum Attempt {
+pub(super) enum Attempt {
     /// Committed: the answers of the deliveries not already failed, in order.
     Committed(Vec<Result<Applied, StoreError>>),
     /// The database cannot take writes now: nothing of the group is kept.

@@ -29,12 +29,16 @@ pub(super) async fn begin_batch<C: Conn + ?Sized>(
     let p = &batch.project;
     let at = batch.received_at;
     let key = batch.source.delivery_key();
-    let upsert = match key {
-        Some(_) => sql::UPSERT_PROJECT,
-        None => sql::UPSERT_PROJECT_QUIETLY,
+    match key {
+        Some(_) => {
+            let a = args![p.id, &p.path, &p.default_branch, at, at];
+            c.exec(sql::UPSERT_PROJECT, &a).await?
+        }
+        None => {
+            let a = args![p.id, &p.path, &p.default_branch, at];
+            c.exec(sql::UPSERT_PROJECT_QUIETLY, &a).await?
+        }
     };
-    c.exec(upsert, &args![p.id, &p.path, &p.default_branch, at])
-        .await?;
     if claim == PathClaim::Exclusive {
         let other: Option<(i64,)> = c
             .optional(sql::SELECT_OTHER_PROJECT_WITH_PATH, &args![&p.path, p.id])

@@ -7,6 +7,7 @@ mod backend;
 mod error;
 mod exec;
 mod group;
+mod group_fast;
 mod health;
 mod ingest;
 mod lease;

@@ -5,9 +5,11 @@ pub(crate) const INSERT_DELIVERY: &str =
     "INSERT INTO deliveries (key, project_id, event, received_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING";
 
+/// A project's deliveries (one, or a group commit's at once): $4 the first delivery's time (first
+/// seen, if new), $5 the last one's.
 pub(crate) const UPSERT_PROJECT: &str =
     "INSERT INTO projects (id, path, default_branch, first_seen, last_event_at) \
-     VALUES ($1, $2, $3, $4, $4) \
+     VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (id) DO UPDATE SET path = excluded.path, \
        default_branch = COALESCE(excluded.default_branch, projects.default_branch), \
        last_event_at = excluded.last_event_at";

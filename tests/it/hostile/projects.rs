@@ -85,3 +85,48 @@ both_backends! {
         assert!(run.error.unwrap_or_default().contains("pin the project's id"));
     }
 }
+
+// Deliveries arriving together are committed in groups: the answers and the records must be what
+// one-by-one application gives. A burst of 80 new pipelines, each posted twice with one key, plus
+// deliveries that claim the project's path under another id, all at once.
+both_backends! {
+    async fn a_burst_is_recorded_as_one_by_one(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &path_only()).await;
+        let (status, _) = app.deliver("Pipeline Hook", &pipeline_of(42, 1), Some("first")).await;
+        assert_eq!(status, 200);
+        let mut posts = Vec::new();
+        for id in 1000..1080 {
+            for _ in 0..2 {
+                posts.push((format!("key-{id}"), pipeline_of(42, id)));
+            }
+        }
+        for id in 2000..2010 {
+            posts.push((format!("intruder-{id}"), pipeline_of(4242, id)));
+        }
+        let answers = futures::future::join_all(
+            posts.iter().map(|(key, body)| app.deliver("Pipeline Hook", body, Some(key))),
+        )
+        .await;
+        let mut by_key: std::collections::BTreeMap<&str, Vec<(u16, String)>> = Default::default();
+        for ((key, _), (status, answer)) in posts.iter().zip(answers) {
+            let said = answer["status"].as_str().or(answer["error"].as_str()).unwrap_or("-").to_owned();
+            by_key.entry(key.as_str()).or_default().push((status, said));
+        }
+        for (key, mut got) in by_key {
+            got.sort();
+            let expected: Vec<(u16, String)> = if key.starts_with("intruder") {
+                vec![(409, "conflict".into())]
+            } else {
+                vec![(200, "duplicate".into()), (200, "recorded".into())]
+            };
+            assert_eq!(got, expected, "{key}");
+        }
+        let pipelines = app.store.pipelines(42).await.unwrap();
+        assert_eq!(pipelines.len(), 81, "every pipeline once");
+        assert_eq!(project_count(&app).await, 1, "no second project with the same path");
+        // Sent again after the burst, every key is a duplicate and changes nothing.
+        let (status, answer) = app.deliver("Pipeline Hook", &pipeline_of(42, 1001), Some("key-1001")).await;
+        assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")));
+        assert_eq!(app.store.pipelines(42).await.unwrap().len(), 81);
+    }
+}
