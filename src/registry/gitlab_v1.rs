@@ -69,8 +69,9 @@ impl ListedTag {
 
 impl RegistryClient {
     /// Whether the registry serves GitLab's API: `GET /gitlab/v1/` answers 2xx (after the same
-    /// auth challenge as `/v2/`). Learned once per client: a 2xx or 4xx answer is remembered; a
-    /// 5xx, a refused credential or no answer means "not now" and is asked again next time.
+    /// auth challenge as `/v2/`). Learned once per client: a 2xx, 3xx (a redirect to another
+    /// origin, not followed) or 4xx answer is remembered; a 5xx, a refused credential or no answer
+    /// means "not now" and is asked again next time.
     pub async fn gitlab_api(&self) -> bool {
         if let Some(known) = self.known_gitlab_api() {
             return known;
@@ -81,7 +82,7 @@ impl RegistryClient {
         };
         let available = match answer {
             Ok(reply) if reply.status.is_success() => Some(true),
-            Ok(reply) if reply.status.is_client_error() => Some(false),
+            Ok(reply) if !reply.status.is_server_error() => Some(false),
             Ok(reply) => {
                 tracing::debug!(status = %reply.status, "GitLab registry API probe failed");
                 None
