@@ -30,6 +30,7 @@ pub use journal::{Journal, MemoryJournal, StoreJournal};
 pub use plan::ProjectPlan;
 pub use remove::{remove_tags, RemovalOutcome, RemovalReport, RemovedTag};
 pub use summary::{Refusal, RunError, RunSummary, TagOutcome};
+pub use survey::read as read_registry;
 
 use crate::clock::Clock;
 use crate::cluster::ProtectionSource;

@@ -1,6 +1,7 @@
 //! Reads the registry for planning: every tag of the project's repositories and the digest each
-//! points at (HEAD with all manifest types). A repository that cannot be read is marked unlisted,
-//! so the plan keeps everything in it.
+//! points at — from GitLab's paginated tag list where the registry offers it (a request per thousand
+//! tags, with when each tag last moved), else a tag listing and a HEAD per tag. A repository that
+//! cannot be read is marked unlisted, so the plan keeps everything in it.
 
 use std::collections::HashSet;
 
@@ -9,7 +10,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::policy::{Action, Protections, RegistrySnapshot, TagInfo};
 use crate::registry::manifest::Manifest;
-use crate::registry::{Digest, RegistryClient};
+use crate::registry::{RegistryClient, RegistryError};
 
 /// Lists and resolves `repositories`, `concurrency` requests at a time per repository.
 pub async fn read(
@@ -22,15 +23,7 @@ pub async fn read(
         match read_repository(client, repo, concurrency).await {
             Ok(tags) => {
                 let entry = snapshot.repositories.entry(repo.clone()).or_default();
-                for (tag, digest) in tags {
-                    entry.tags.insert(
-                        tag,
-                        TagInfo {
-                            digest: digest.to_string(),
-                            created: None,
-                        },
-                    );
-                }
+                entry.tags.extend(tags);
             }
             Err(e) => {
                 tracing::warn!(repository = %repo, error = %e, "cannot read repository; everything in it is kept");
@@ -45,7 +38,21 @@ async fn read_repository(
     client: &RegistryClient,
     repo: &str,
     concurrency: usize,
-) -> Result<Vec<(String, Digest)>, crate::registry::RegistryError> {
+) -> Result<Vec<(String, TagInfo)>, RegistryError> {
+    if client.gitlab_api().await {
+        let tags = client.list_tag_details(repo).await?;
+        return Ok(tags
+            .into_iter()
+            .map(|t| {
+                let digest = t.digest.to_string();
+                let info = TagInfo {
+                    digest,
+                    created: t.published,
+                };
+                (t.name, info)
+            })
+            .collect());
+    }
     let tags = client.list_tags(repo).await?;
     let resolved: Vec<_> = stream::iter(tags)
         .map(|tag| async move { client.resolve(repo, &tag).await.map(|d| (tag, d)) })
@@ -56,14 +63,19 @@ async fn read_repository(
     for result in resolved {
         // A tag deleted between listing and resolving simply is not there.
         if let (tag, Some(digest)) = result? {
-            out.push((tag, digest));
+            let info = TagInfo {
+                digest: digest.to_string(),
+                created: None,
+            };
+            out.push((tag, info));
         }
     }
     Ok(out)
 }
 
 /// Reads the creation time of untracked tags (no webhook record) in repositories where an age rule
-/// could delete them (`wanted(repository)`); one manifest and one config read each.
+/// could delete them (`wanted(repository)`) and the listing gave no time; one manifest and one
+/// config read each.
 pub async fn date_untracked(
     client: &RegistryClient,
     snapshot: &mut RegistrySnapshot,
@@ -75,7 +87,10 @@ pub async fn date_untracked(
         .repositories
         .iter()
         .filter(|(repo, _)| wanted(repo))
-        .flat_map(|(repo, r)| r.tags.keys().map(move |t| (repo.clone(), t.clone())))
+        .flat_map(|(repo, r)| {
+            let undated = r.tags.iter().filter(|(_, info)| info.created.is_none());
+            undated.map(move |(t, _)| (repo.clone(), t.clone()))
+        })
         .filter(|(repo, tag)| !recorded.contains(&(repo.as_str(), tag.as_str())))
         .collect();
     let dated: Vec<(String, String, Option<DateTime<Utc>>)> = stream::iter(todo)

@@ -14,7 +14,9 @@ use super::users::ImageUsers;
 pub struct TagInfo {
     /// Manifest digest the tag points at (`sha256:…`).
     pub digest: String,
-    /// When the image was created (config `created`), if the registry client read it.
+    /// How old the tag counts as, if known: the image config's `created` (read for untracked tags),
+    /// or, from GitLab's tag list, when the tag last got its image (push time, never before the
+    /// build in practice, so an age rule waits at least as long).
     pub created: Option<DateTime<Utc>>,
 }
 

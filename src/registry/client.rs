@@ -31,6 +31,8 @@ pub struct RegistryClient {
 struct Inner {
     transport: Transport,
     capability: Mutex<Option<DeleteCapability>>,
+    /// Whether the registry serves GitLab's `/gitlab/v1/` API, once learned.
+    gitlab_api: Mutex<Option<bool>>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -56,6 +58,7 @@ impl RegistryClient {
         let inner = Inner {
             transport: Transport::new(settings, observer)?,
             capability: Mutex::new(None),
+            gitlab_api: Mutex::new(None),
         };
         Ok(RegistryClient {
             inner: Arc::new(inner),
@@ -113,5 +116,15 @@ impl RegistryClient {
     /// Remembers what the registry can delete.
     pub(super) fn remember_capability(&self, capability: DeleteCapability) {
         *self.inner.capability.lock().expect("capability lock") = Some(capability);
+    }
+
+    /// Whether the registry serves GitLab's API, if learned.
+    pub(super) fn known_gitlab_api(&self) -> Option<bool> {
+        *self.inner.gitlab_api.lock().expect("gitlab api lock")
+    }
+
+    /// Remembers whether the registry serves GitLab's API.
+    pub(super) fn remember_gitlab_api(&self, available: bool) {
+        *self.inner.gitlab_api.lock().expect("gitlab api lock") = Some(available);
     }
 }

@@ -227,12 +227,12 @@ impl RegistryClient {
 
 impl RegistryClient {
     /// Resolves a `Link` target against the base URL, refusing other hosts (the token must not leak).
-    fn same_origin(&self, link: &str) -> Result<url::Url, RegistryError> {
+    pub(super) fn same_origin(&self, link: &str) -> Result<url::Url, RegistryError> {
         let url = self.url(link)?;
         if url.origin() != self.settings().url.origin() {
             return Err(RegistryError::InvalidResponse {
                 path: url.path().to_owned(),
-                detail: "tag list Link points at another host".into(),
+                detail: "Link points at another host".into(),
             });
         }
         Ok(url)
@@ -240,7 +240,7 @@ impl RegistryClient {
 }
 
 /// The target of `Link: <url>; rel="next"`.
-fn next_link(header: &str) -> Option<String> {
+pub(super) fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         let is_next = params.split(';').any(|p| {

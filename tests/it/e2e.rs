@@ -2,8 +2,6 @@
 //! docker-registry, then garbage collection: dry run, a run that crashes between the dummy PUT and
 //! its DELETE, the run that finishes it, and a run with nothing left to do. SQLite and Postgres.
 
-use std::collections::BTreeSet;
-
 use chrono::{TimeDelta, Utc};
 use registry_gc::gc::TagOutcome;
 use registry_gc::gc::{CrashPoint, GcError, Trigger};
@@ -11,8 +9,11 @@ use registry_gc::model::RunStatus;
 
 use crate::support::app::TestApp;
 use crate::support::db::both_backends;
+use crate::support::gitlab_registry::GitLabRegistry;
 use crate::support::registry::TestRegistry;
-use crate::support::scenario::{config, names, sha, summary, tags, World, CI, PROD};
+use crate::support::scenario::{
+    assert_replay_survivors, config, config_at, sha, summary, tags, World, CI,
+};
 
 both_backends! {
     async fn garbage_collection_end_to_end(backend: Backend) {
@@ -56,13 +57,7 @@ both_backends! {
         assert_eq!(done.resumed, 1, "{:?}", run.summary);
         assert!(done.errors.is_empty(), "{:?}", done.errors);
         let after = tags(&client).await;
-        let expected_ci: BTreeSet<String> = ["main".to_owned(), "feature-c".to_owned(), sha(3, 1)].into();
-        assert_eq!(names(&after, CI), expected_ci);
-        let expected_prod: BTreeSet<String> = ["prod".to_owned(), "v1.2.0".to_owned(), format!("prod-{}", sha(0, 5)), format!("prod-{}", sha(0, 4)), format!("prod-{}", sha(0, 3)), format!("prod-{}", sha(0, 2))].into();
-        assert_eq!(names(&after, PROD), expected_prod);
-        for (key, digest) in &after {
-            assert_eq!(&before[key], digest, "kept tag {key:?} changed digest");
-        }
+        assert_replay_survivors(&before, &after);
 
         let runs = app.api("/api/v1/gc/runs").await["runs"].clone();
         let statuses: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
@@ -77,5 +72,36 @@ both_backends! {
         let again = app.gc.run(Trigger::Cli, None).await.unwrap();
         assert_eq!(summary(&again).total(TagOutcome::Removed), 0, "{:?}", again.summary);
         assert_eq!(tags(&client).await, after);
+    }
+}
+
+both_backends! {
+    async fn garbage_collection_reads_a_gitlab_registry_in_pages(backend: Backend) {
+        let registry = TestRegistry::start().await;
+        let front = GitLabRegistry::start(&registry).await;
+        let app = TestApp::spawn_with(backend, &config_at(&front.url, "")).await;
+        let world = World { app: &app, registry: &registry };
+        world.replay().await;
+        let client = registry.client();
+        let before = tags(&client).await;
+        app.clock.set(Utc::now() + TimeDelta::days(3));
+
+        let run = app.gc.run(Trigger::Cli, None).await.unwrap();
+        assert_eq!(run.status, RunStatus::Finished, "{:?}", run.summary);
+        assert!(summary(&run).errors.is_empty(), "{:?}", run.summary);
+        let after = tags(&client).await;
+        assert_replay_survivors(&before, &after);
+        assert_eq!(front.count("GET gitlab-check"), 1, "{:?}", front.requests());
+        assert!(front.count("HEAD v2") >= 12, "every removed tag was re-checked: {:?}", front.requests());
+
+        // Nothing left to do: the run reads two repositories in a page each and HEADs nothing.
+        let seen = front.requests();
+        let again = app.gc.run(Trigger::Cli, None).await.unwrap();
+        assert_eq!(summary(&again).total(TagOutcome::Removed), 0, "{:?}", again.summary);
+        let now = front.requests();
+        let made: u64 = now.iter().map(|(k, n)| n - seen.get(k).copied().unwrap_or(0)).sum();
+        eprintln!("a run with nothing to delete: {made} requests ({now:?})");
+        assert_eq!(now.get("HEAD v2"), seen.get("HEAD v2"), "{now:?}");
+        assert!(made <= 3, "{made} requests: {now:?}");
     }
 }

@@ -32,7 +32,7 @@ impl GcWorld {
 
 both_backends! {
     async fn a_faulty_registry_causes_no_wrong_deletion(backend: Backend) {
-        let seed = seed(0x0fa1_7000, backend);
+        let seed = seed(0x0fa1_7002, backend);
         let mut world = GcWorld::start(backend, seed, FaultMix::default()).await;
         for round in 1..=ROUNDS {
             world.deploy_round(round).await;

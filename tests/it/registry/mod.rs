@@ -3,6 +3,7 @@
 mod auth;
 mod dummy_failure;
 mod fake;
+mod gitlab_pages;
 mod native;
 mod read;
 mod realm;

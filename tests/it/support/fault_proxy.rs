@@ -309,6 +309,27 @@ fn status_only(status: u16) -> Response<Full<Bytes>> {
 /// Sends the request to the registry and returns its answer, with upload `Location`s pointing
 /// back at the proxy.
 async fn forward(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    *state
+        .methods
+        .lock()
+        .unwrap()
+        .entry(request.method().to_string())
+        .or_default() += 1;
+    forward_to(&state.http, &state.upstream, &state.base, request).await
+}
+
+/// Sends `request` to `upstream` (hop-by-hop headers dropped) and returns its answer, with
+/// `Location`s on `upstream` rewritten onto `base` (the front the client talks to); 502 when the
+/// upstream cannot be reached.
+pub async fn forward_to<B>(
+    http: &reqwest::Client,
+    upstream: &str,
+    base: &str,
+    request: Request<B>,
+) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body,
+{
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -316,15 +337,7 @@ async fn forward(state: &State, request: Request<Incoming>) -> Response<Full<Byt
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    *state
-        .methods
-        .lock()
-        .unwrap()
-        .entry(parts.method.to_string())
-        .or_default() += 1;
-    let mut outgoing = state
-        .http
-        .request(parts.method.clone(), format!("{}{path}", state.upstream));
+    let mut outgoing = http.request(parts.method.clone(), format!("{upstream}{path}"));
     for (name, value) in &parts.headers {
         if !["host", "connection", "content-length", "transfer-encoding"].contains(&name.as_str()) {
             outgoing = outgoing.header(name, value);
@@ -341,7 +354,7 @@ async fn forward(state: &State, request: Request<Incoming>) -> Response<Full<Byt
         }
         match (name.as_str(), value.to_str()) {
             ("location", Ok(location)) => {
-                answer = answer.header(name, location.replace(&state.upstream, &state.base));
+                answer = answer.header(name, location.replace(upstream, base));
             }
             _ => answer = answer.header(name, value),
         }

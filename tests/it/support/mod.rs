@@ -6,6 +6,7 @@ pub mod db;
 pub mod fault_proxy;
 pub mod gitlab;
 pub mod gitlab_api;
+pub mod gitlab_registry;
 pub mod kube_api;
 pub mod kube_objects;
 pub mod registry;

@@ -175,6 +175,13 @@ impl TestRegistry {
         }
     }
 
+    /// [`Self::settings`] for a front at `url` (a proxy before this registry).
+    pub fn settings_at(&self, url: &str) -> RegistrySettings {
+        let mut settings = self.settings();
+        settings.url = url.parse().expect("url");
+        settings
+    }
+
     /// Settings with the given credentials (for token auth).
     pub fn settings_as(&self, user: &str, password: &str) -> RegistrySettings {
         RegistrySettings::new(self.url().parse().expect("url"))

@@ -26,11 +26,16 @@ pub fn config(registry: &TestRegistry) -> String {
 
 /// The test project on `registry`, deleting for real; `project_extra` goes into its table.
 pub fn config_with(registry: &TestRegistry, project_extra: &str) -> String {
-    let host = registry.url().trim_start_matches("http://").to_owned();
-    let project = project_toml(&host, project_extra);
+    config_at(&registry.url(), project_extra)
+}
+
+/// The test project on the registry at `url` (`http://host:port`, a registry or a front before
+/// one), deleting for real; `project_extra` goes into its table.
+pub fn config_at(url: &str, project_extra: &str) -> String {
+    let host = url.trim_start_matches("http://");
+    let project = project_toml(host, project_extra);
     format!(
-        "{project}\n[gc]\ndry_run = false\nschedule = \"\"\n\n[[registries]]\nurl = \"{}\"\n",
-        registry.url()
+        "{project}\n[gc]\ndry_run = false\nschedule = \"\"\n\n[[registries]]\nurl = \"{url}\"\n"
     )
 }
 
@@ -219,6 +224,26 @@ pub async fn tags(client: &RegistryClient) -> BTreeMap<(String, String), Digest>
         }
     }
     out
+}
+
+/// `after` holds exactly the tags [`World::replay`]'s history leaves after a run, each on its
+/// digest from `before`: app-ci keeps the main and open MR branches and the running pipeline's
+/// commit; app keeps prod, the release, the current deploy and the three before it.
+pub fn assert_replay_survivors(
+    before: &BTreeMap<(String, String), Digest>,
+    after: &BTreeMap<(String, String), Digest>,
+) {
+    let ci: BTreeSet<String> = ["main".to_owned(), "feature-c".to_owned(), sha(3, 1)].into();
+    let prod_commits = (2..=5).map(|n| format!("prod-{}", sha(0, n)));
+    let prod: BTreeSet<String> = ["prod".to_owned(), "v1.2.0".to_owned()]
+        .into_iter()
+        .chain(prod_commits)
+        .collect();
+    assert_eq!(names(after, CI), ci);
+    assert_eq!(names(after, PROD), prod);
+    for (key, digest) in after {
+        assert_eq!(&before[key], digest, "kept tag {key:?} changed digest");
+    }
 }
 
 pub fn names(tags: &BTreeMap<(String, String), Digest>, repo: &str) -> BTreeSet<String> {
