@@ -92,12 +92,10 @@ impl Executor<'_> {
             }
             return Ok(summary);
         }
-        let known: HashSet<&str> = siblings
-            .iter()
-            .map(|s| s.tag.as_str())
-            .chain(deletes.iter().map(|e| e.tag.as_str()))
-            .collect();
-        let newcomers = self.new_tags(&deletes, &known).await;
+        // Every other tag is resolved again, kept ones included: one moved onto a planned image
+        // since planning (the same content built again, a rollback) would go with its DELETE.
+        let going: HashSet<&str> = deletes.iter().map(|e| e.tag.as_str()).collect();
+        let newcomers = self.other_tags(&deletes, &going).await;
         self.delete_images(deletes, newcomers, &mut summary).await?;
         Ok(summary)
     }

@@ -11,17 +11,18 @@ use crate::model::{JournalEntry, JournalState};
 use crate::registry::{Deleted, Digest, ImageDeletion, RegistryError};
 use crate::store::{JournalUpdate, StoreError};
 
-/// Tags that appeared since planning, by the digest they point at; `Err` when the repository could
-/// not be re-read (then no image is deleted).
+/// The tags not being deleted, by the digest they point at now; `Err` when the repository could not
+/// be re-read (then no image is deleted).
 pub(super) type Newcomers = Result<HashMap<String, Vec<String>>, String>;
 
 impl Executor<'_> {
-    /// Tags that appeared since planning, by the digest they point at: a digest delete would take
-    /// them down too.
-    pub(super) async fn new_tags(
+    /// Every tag of the repository except `going` (the tags whose images are deleted), by the digest
+    /// it points at now: a digest delete would take them down too. Kept tags are resolved again as
+    /// well as new ones, since a kept tag may have moved onto a planned image.
+    pub(super) async fn other_tags(
         &self,
         deletes: &[JournalEntry],
-        known: &HashSet<&str>,
+        going: &HashSet<&str>,
     ) -> Newcomers {
         let mut found: HashMap<String, Vec<String>> = HashMap::new();
         if deletes.is_empty() {
@@ -33,7 +34,7 @@ impl Executor<'_> {
             .list_tags(repo)
             .await
             .map_err(|e| e.to_string())?;
-        let unknown = listed.into_iter().filter(|t| !known.contains(t.as_str()));
+        let unknown = listed.into_iter().filter(|t| !going.contains(t.as_str()));
         let resolved: Vec<_> = stream::iter(unknown)
             .map(|tag| async move { self.client.resolve(repo, &tag).await.map(|d| (tag, d)) })
             .buffer_unordered(self.concurrency.max(1))
@@ -71,7 +72,7 @@ impl Executor<'_> {
                 let blocker = match &newcomers {
                     Ok(map) => map
                         .get(&digest)
-                        .map(|t| format!("not deleted, tagged since planning as {}", t.join(", "))),
+                        .map(|t| format!("not deleted, tagged as {} (not planned for removal)", t.join(", "))),
                     Err(e) => Some(format!(
                         "not deleted, the repository could not be re-read: {e}"
                     )),

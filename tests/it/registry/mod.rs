@@ -4,6 +4,7 @@ mod auth;
 mod dummy_failure;
 mod fake;
 mod gitlab_pages;
+mod image_delete;
 mod native;
 mod read;
 mod realm;
