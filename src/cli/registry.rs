@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::config::Config;
 use crate::gc::{remove_tags, RemovalOutcome, RemovalReport};
@@ -119,10 +120,21 @@ async fn rm(client: &RegistryClient, dry_run: bool, references: &[String]) -> an
         by_repo.entry(repo).or_default().push(tag);
     }
     let mut failures = 0;
+    let concurrency = client.settings().max_concurrency.max(1);
     for (repo, tags) in by_repo {
+        // What each tag points at now is the plan; the removal re-checks it before changing it.
+        let start = client.requests_made();
+        let resolved: Vec<(String, Option<Digest>)> = stream::iter(tags)
+            .map(|tag| {
+                let repo = &repo;
+                async move { client.resolve(repo, &tag).await.map(|d| (tag, d)) }
+            })
+            .buffered(concurrency)
+            .try_collect()
+            .await?;
         let mut plan: Vec<(String, Digest)> = Vec::new();
-        for tag in tags {
-            match client.resolve(&repo, &tag).await? {
+        for (tag, digest) in resolved {
+            match digest {
                 Some(d) => plan.push((tag, d)),
                 None => println!("kept    {repo}:{tag}\tno such tag"),
             }
@@ -133,8 +145,9 @@ async fn rm(client: &RegistryClient, dry_run: bool, references: &[String]) -> an
             }
             continue;
         }
+        let resolving = client.requests_made() - start;
         let report = remove_tags(client, &repo, &plan, &[]).await?;
-        failures += print_report(&report);
+        failures += print_report(&report, resolving);
     }
     if failures > 0 {
         bail!("{failures} tag(s) could not be removed");
@@ -142,8 +155,9 @@ async fn rm(client: &RegistryClient, dry_run: bool, references: &[String]) -> an
     Ok(())
 }
 
-/// Prints one line per tag and a summary; returns the number of failed tags.
-fn print_report(report: &RemovalReport) -> usize {
+/// Prints one line per tag and a summary with every request sent (`resolving`: those that read
+/// the tags before the removal); returns the number of failed tags.
+fn print_report(report: &RemovalReport, resolving: u64) -> usize {
     let repo = &report.repo;
     let mut failures = 0;
     for t in &report.tags {
@@ -168,9 +182,10 @@ fn print_report(report: &RemovalReport) -> usize {
         println!("{word} {repo}:{}\t{why}", t.tag);
     }
     println!(
-        "{repo}: {} removed, {} other tags checked, {} requests ({:?})",
+        "{repo}: {} removed, {} other tags checked, {} requests ({resolving} to read the tags, {} to remove them; {:?})",
         report.removed(),
         report.siblings_checked,
+        resolving + report.requests,
         report.requests,
         report.capability
     );

@@ -1,6 +1,7 @@
 //! Registry client tests against a real docker-registry process (distribution 2.8).
 
 mod auth;
+mod cli_rm;
 mod dummy_failure;
 mod fake;
 mod gitlab_pages;
