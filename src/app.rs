@@ -278,52 +278,92 @@ impl App {
     }
 }
 
+/// What a reconciliation tick does.
+#[derive(Clone, Copy)]
+enum ReconcileTick {
+    /// Every project (`gitlab.schedule`).
+    All,
+    /// The projects with a bulk push since the last look (`gitlab.bulk_push_schedule`).
+    BulkPushed,
+}
+
 impl App {
-    /// Reconciles with the GitLab API on `gitlab.schedule`, on the app's task tracker; a tick while
-    /// a reconciliation is going is skipped.
+    /// Reconciles with the GitLab API on `gitlab.schedule`, and watches for bulk pushes on
+    /// `gitlab.bulk_push_schedule`, on the app's task tracker; a tick while a reconciliation of
+    /// either kind is going is skipped.
     async fn start_reconcile_schedule(&self) -> anyhow::Result<Option<JobScheduler>> {
         let (Some(reconciler), Some(settings)) = (&self.reconciler, &self.config.gitlab) else {
             return Ok(None);
         };
-        let cron = settings.schedule.trim();
-        if !settings.enabled || cron.is_empty() {
+        let jobs: Vec<(&str, &str, ReconcileTick)> = [
+            (
+                "gitlab.schedule",
+                settings.schedule.trim(),
+                ReconcileTick::All,
+            ),
+            (
+                "gitlab.bulk_push_schedule",
+                settings.bulk_push_schedule.trim(),
+                ReconcileTick::BulkPushed,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, cron, _)| settings.enabled && !cron.is_empty())
+        .collect();
+        if jobs.is_empty() {
             tracing::info!(
                 "GitLab reconciliation not scheduled (gitlab.enabled or gitlab.schedule)"
             );
             return Ok(None);
         }
+        let scheduler = JobScheduler::new()
+            .await
+            .context("cannot start the reconciliation schedule")?;
         let busy = Arc::new(tokio::sync::Mutex::new(()));
+        for (key, cron, tick) in jobs {
+            let job = self.reconcile_job(reconciler, cron, tick, busy.clone());
+            scheduler.add(job.context(key)?).await.context(key)?;
+            tracing::info!(schedule = cron, "{key}: GitLab reconciliation scheduled");
+        }
+        scheduler
+            .start()
+            .await
+            .context("cannot start the reconciliation schedule")?;
+        Ok(Some(scheduler))
+    }
+
+    fn reconcile_job(
+        &self,
+        reconciler: &Reconciler,
+        cron: &str,
+        tick: ReconcileTick,
+        busy: Arc<tokio::sync::Mutex<()>>,
+    ) -> Result<Job, tokio_cron_scheduler::JobSchedulerError> {
         let (reconciler, tasks, stop) = (reconciler.clone(), self.tasks.clone(), self.stop.clone());
-        let job = Job::new_async(cron, move |_id, _scheduler| {
+        Job::new_async(cron, move |_id, _scheduler| {
             let (reconciler, busy, stop) = (reconciler.clone(), busy.clone(), stop.clone());
             tasks.spawn(async move {
                 let Ok(_running) = busy.try_lock() else {
                     return tracing::info!("reconciliation skipped: the previous one is still going");
                 };
+                let work = async {
+                    match tick {
+                        ReconcileTick::All => reconciler.reconcile(None, false).await,
+                        ReconcileTick::BulkPushed => reconciler.reconcile_bulk_pushed().await,
+                    }
+                };
                 tokio::select! {
-                    done = reconciler.reconcile(None, false) => {
+                    done = work => {
                         let failed = done.iter().filter(|p| p.error.is_some()).count();
-                        tracing::info!(projects = done.len(), failed, "reconciliation done");
+                        if matches!(tick, ReconcileTick::All) || !done.is_empty() {
+                            tracing::info!(projects = done.len(), failed, "reconciliation done");
+                        }
                     }
                     () = stop.cancelled() => tracing::info!("reconciliation stopped by shutdown; records unchanged for the rest"),
                 }
             });
             Box::pin(async {})
         })
-        .context("gitlab.schedule")?;
-        let scheduler = JobScheduler::new()
-            .await
-            .context("cannot start the reconciliation schedule")?;
-        scheduler
-            .add(job)
-            .await
-            .context("cannot start the reconciliation schedule")?;
-        scheduler
-            .start()
-            .await
-            .context("cannot start the reconciliation schedule")?;
-        tracing::info!(schedule = cron, "GitLab reconciliation scheduled");
-        Ok(Some(scheduler))
     }
 }
 

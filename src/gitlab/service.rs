@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use super::client::GitLabClient;
 use super::error::GitLabError;
-use super::fetch::{check_hook, import_project, reconcile_project, ImportRequest};
+use super::fetch::{
+    bulk_pushes_since, check_hook, import_project, reconcile_project, ImportRequest,
+};
 use super::finding::batch;
 use super::hooks::HookHealth;
 use super::import::{tracking_report, RepositoryTracking};
@@ -39,6 +41,18 @@ pub struct ProjectReconciled {
     pub hook: Option<HookHealth>,
 }
 
+impl ProjectReconciled {
+    fn failed(project: String, error: String) -> ProjectReconciled {
+        ProjectReconciled {
+            project,
+            found: Vec::new(),
+            notes: Vec::new(),
+            error: Some(error),
+            hook: None,
+        }
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Imported {
@@ -59,7 +73,14 @@ pub struct Reconciler {
     metrics: Metrics,
     /// The last hook check per project id, for `GET /api/v1/projects`.
     hooks: Arc<Mutex<BTreeMap<i64, HookHealth>>>,
+    /// Per project id, after when push events are still to be looked at (bulk-push watch).
+    bulk_since: Arc<Mutex<BTreeMap<i64, DateTime<Utc>>>>,
 }
+
+/// How far back the bulk-push watch looks again, for the clocks of GitLab and of registry-gc to
+/// differ a little; the first look of a process goes back [`BULK_FIRST_LOOK`].
+const BULK_OVERLAP: TimeDelta = TimeDelta::minutes(5);
+const BULK_FIRST_LOOK: TimeDelta = TimeDelta::hours(1);
 
 impl Reconciler {
     pub fn new(
@@ -70,15 +91,64 @@ impl Reconciler {
         metrics: Metrics,
     ) -> Result<Reconciler, GitLabError> {
         let client = GitLabClient::new(settings)?;
-        let hooks = Arc::default();
         Ok(Reconciler {
             client,
             store,
             config,
             clock,
             metrics,
-            hooks,
+            hooks: Arc::default(),
+            bulk_since: Arc::default(),
         })
+    }
+
+    /// The bulk-push watch: reads each recorded project's push events since the last look and
+    /// reconciles at once the projects with a bulk push (more refs than GitLab sends push hooks
+    /// for, so no hook came). Returns the projects it reconciled. A project whose reconciliation
+    /// fails is looked at again from the same point next time.
+    pub async fn reconcile_bulk_pushed(&self) -> Vec<ProjectReconciled> {
+        let budget = Budget::new(self.client.settings().request_budget);
+        let mut out = Vec::new();
+        for project in &self.config.projects {
+            let Ok(Some(record)) = self.record(project).await else {
+                continue;
+            };
+            let now = self.clock.now();
+            let since = self
+                .bulk_since
+                .lock()
+                .expect("bulk watch lock")
+                .get(&record.id)
+                .copied();
+            let since = since.unwrap_or(now - BULK_FIRST_LOOK);
+            let pushes = match bulk_pushes_since(&self.client, &budget, record.id, since).await {
+                Ok(pushes) => pushes,
+                Err(error) => {
+                    tracing::warn!(project = %project.label(), %error, "cannot read push events for bulk pushes");
+                    continue;
+                }
+            };
+            let newest = pushes.iter().map(|p| p.created_at).max();
+            let mut next = now - BULK_OVERLAP;
+            if let Some(newest) = newest {
+                let refs: i64 = pushes.iter().map(|p| p.ref_count).sum();
+                tracing::info!(project = %project.label(), pushes = pushes.len(), refs, "bulk push without hooks: reconciling the project now");
+                let done = self.reconcile_one(project, &budget, false).await;
+                let done = done.unwrap_or_else(|error| {
+                    tracing::warn!(project = %project.label(), %error, "reconciliation after a bulk push failed; records unchanged");
+                    ProjectReconciled::failed(project.label(), error)
+                });
+                if done.error.is_some() {
+                    continue;
+                }
+                out.push(done);
+                next = next.max(newest);
+            }
+            let mut seen = self.bulk_since.lock().expect("bulk watch lock");
+            let at = seen.entry(record.id).or_insert(next);
+            *at = (*at).max(next);
+        }
+        out
     }
 
     /// Reconciles every configured project (or only `only`, by path or id), one request budget for
@@ -97,13 +167,7 @@ impl Reconciler {
             let done = self.reconcile_one(&project, &budget, dry_run).await;
             out.push(done.unwrap_or_else(|error| {
                 tracing::warn!(project = %project.label(), %error, "reconciliation failed; records unchanged");
-                ProjectReconciled {
-                    project: project.label(),
-                    found: Vec::new(),
-                    notes: Vec::new(),
-                    error: Some(error),
-                    hook: None,
-                }
+                ProjectReconciled::failed(project.label(), error)
             }));
         }
         out

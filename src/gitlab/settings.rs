@@ -27,6 +27,11 @@ pub struct GitLabSettings {
     /// Cron with seconds; empty disables the schedule. Default: every 30 minutes.
     #[serde(default = "default_schedule")]
     pub schedule: String,
+    /// Cron with seconds for the bulk-push watch: one push-events request per project; a project
+    /// with a push of more refs than GitLab sends push hooks for is reconciled at once. Empty
+    /// disables it. Default: every 5 minutes.
+    #[serde(default = "default_bulk_push_schedule")]
+    pub bulk_push_schedule: String,
     /// Time allowed for one HTTP request, milliseconds.
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
@@ -114,6 +119,9 @@ fn yes() -> bool {
 fn default_schedule() -> String {
     "0 */30 * * * *".into()
 }
+fn default_bulk_push_schedule() -> String {
+    "0 */5 * * * *".into()
+}
 fn default_request_timeout_ms() -> u64 {
     30_000
 }
@@ -168,6 +176,7 @@ impl GitLabSettings {
             token,
             enabled: true,
             schedule: default_schedule(),
+            bulk_push_schedule: default_bulk_push_schedule(),
             request_timeout_ms: default_request_timeout_ms(),
             connect_timeout_ms: default_connect_timeout_ms(),
             concurrency: default_concurrency(),
@@ -221,11 +230,15 @@ impl GitLabSettings {
                 "{prefix}.url: must not contain credentials (use {prefix}.token)"
             ));
         }
-        if !self.schedule.trim().is_empty() && !crate::config::is_valid_schedule(&self.schedule) {
-            errors.push(format!(
-                "{prefix}.schedule: {:?} is not a cron expression with seconds (e.g. \"0 */30 * * * *\")",
-                self.schedule
-            ));
+        for (key, cron) in [
+            ("schedule", &self.schedule),
+            ("bulk_push_schedule", &self.bulk_push_schedule),
+        ] {
+            if !cron.trim().is_empty() && !crate::config::is_valid_schedule(cron) {
+                errors.push(format!(
+                    "{prefix}.{key}: {cron:?} is not a cron expression with seconds (e.g. \"0 */30 * * * *\")"
+                ));
+            }
         }
         self.validate_limits(prefix, errors);
         if let Some(hook) = &self.hook_url {

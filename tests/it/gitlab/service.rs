@@ -13,6 +13,16 @@ use crate::support::gitlab_api::{FakeGitLab, World};
 use crate::support::registry::TestRegistry;
 use crate::support::scenario::{self, config, names, sha, summary, tags, CI};
 
+/// The scenario's configuration with a `[gitlab]` section for `fake`, not scheduled, plus `extra`.
+fn gitlab_toml(registry: &TestRegistry, fake: &FakeGitLab, extra: &str) -> String {
+    format!(
+        "{}\n[gitlab]\nurl = \"{}\"\ntoken = \"{}\"\nschedule = \"\"\nbackoff_initial_ms = 5\nbackoff_max_ms = 20\n{extra}\n",
+        config(registry),
+        fake.url,
+        crate::support::gitlab_api::TOKEN
+    )
+}
+
 both_backends! {
     async fn the_configured_reconciler_heals_lost_webhooks(backend: Backend) {
         let registry = TestRegistry::start().await;
@@ -29,10 +39,7 @@ both_backends! {
             hooks: vec![shapes::hook(9, "https://registry-gc.example.com/webhooks/gitlab", "temporarily_disabled", Some(now + TimeDelta::hours(1)))],
             ..Default::default()
         }).await;
-        let toml = format!(
-            "{}\n[gitlab]\nurl = \"{}\"\ntoken = \"{}\"\nhook_url = \"https://registry-gc.example.com/webhooks/gitlab\"\nschedule = \"\"\nbackoff_initial_ms = 5\nbackoff_max_ms = 20\n",
-            config(&registry), fake.url, crate::support::gitlab_api::TOKEN
-        );
+        let toml = gitlab_toml(&registry, &fake, "hook_url = \"https://registry-gc.example.com/webhooks/gitlab\"");
         let app = TestApp::spawn_with(backend, &toml).await;
         let world = scenario::World { app: &app, registry: &registry };
         scenario::deploy_once(&world).await;
@@ -71,5 +78,55 @@ both_backends! {
         let left = names(&tags(&registry.client()).await, CI);
         assert!(!left.contains("feature-a") && !left.contains(&sha(1, 1)), "{left:?}");
         assert!(left.contains("main"), "{left:?}");
+    }
+}
+
+// A push of more refs than GitLab sends push hooks for (here four branches deleted at once) sends
+// no hook at all; the bulk-push watch sees it in the project's push events and reconciles the
+// project at once, and does not take the same push as a reason twice.
+both_backends! {
+    async fn a_bulk_push_is_reconciled_at_once(backend: Backend) {
+        let registry = TestRegistry::start().await;
+        let kept: Vec<String> = (1..=5).map(|i| format!("keep/{i}")).collect();
+        let gone: Vec<String> = ["a", "b", "c", "d"].iter().map(|b| format!("topic/{b}")).collect();
+        let mut branches = vec![shapes::branch("main", &sha(0, 1), true)];
+        branches.extend(kept.iter().map(|b| shapes::branch(b, &sha(2, 1), false)));
+        let fake = FakeGitLab::start(World {
+            project: shapes::project("main"),
+            branches,
+            ..Default::default()
+        }).await;
+        let toml = gitlab_toml(&registry, &fake, "bulk_push_schedule = \"\"");
+        let app = TestApp::spawn_with(backend, &toml).await;
+        let world = scenario::World { app: &app, registry: &registry };
+        scenario::deploy_once(&world).await;
+        for (i, branch) in kept.iter().chain(&gone).enumerate() {
+            let commit = sha(3, i as u8);
+            world.hook("Push Hook", gitlab::push(branch, &zeros(), &commit, std::slice::from_ref(&commit))).await;
+        }
+        let reconciler = app.app.reconciler.as_ref().expect("[gitlab] builds a reconciler");
+        app.clock.set(Utc::now());
+        let live = |refs: &[registry_gc::model::RefRecord], name: &str| {
+            refs.iter().any(|r| r.name == name && r.state == registry_gc::model::RefState::Live)
+        };
+
+        // No bulk push: nothing reconciled.
+        assert!(reconciler.reconcile_bulk_pushed().await.is_empty());
+        let refs = app.store.refs(PROJECT_ID).await.unwrap();
+        assert!(gone.iter().all(|b| live(&refs, b)), "{refs:?}");
+
+        fake.world.lock().unwrap().events.push(shapes::push_event(7, "deleted", None, Some(4), Utc::now()));
+        let done = reconciler.reconcile_bulk_pushed().await;
+        assert_eq!(done.len(), 1, "{done:?}");
+        assert_eq!(done[0].error, None, "{done:?}");
+        let refs = app.store.refs(PROJECT_ID).await.unwrap();
+        assert!(gone.iter().all(|b| !live(&refs, b)), "{refs:?}");
+        assert!(kept.iter().all(|b| live(&refs, b)) && live(&refs, "main"), "{refs:?}");
+        let deleted = refs.iter().find(|r| r.name == "topic/a").unwrap();
+        assert_eq!(deleted.deleted_by.as_deref(), Some("reconciliation"));
+
+        // Looked at again: the same push is no reason to reconcile again.
+        assert!(reconciler.reconcile_bulk_pushed().await.is_empty());
+        assert_eq!(fake.requests_to("/events"), 3, "one push-events request per look");
     }
 }
