@@ -309,7 +309,7 @@ impl Synth {
                     &prod,
                     "latest",
                     TagInfo {
-                        digest,
+                        digest: digest.into(),
                         created: Some(hours_ago(10)),
                     },
                 );
@@ -360,7 +360,7 @@ impl Synth {
             iid: Some(self.next_pipeline),
             ref_name: ref_name.into(),
             tag: false,
-            sha: hex(self.next_pipeline as u64, 40),
+            sha: hex(self.next_pipeline as u64, 40).into(),
             source: Some("push".into()),
             status,
             merge_request_iid: None,
@@ -399,7 +399,7 @@ impl Synth {
             .into(),
             ref_kind: RefKind::Branch,
             ref_name: ref_name.into(),
-            sha: hex(pipeline as u64, 40),
+            sha: hex(pipeline as u64, 40).into(),
             pipeline_id: pipeline,
             first_seen: seen,
             last_seen: seen,

@@ -4,12 +4,14 @@
 //! module may use it.
 
 mod change;
+mod hex_id;
 pub mod image;
 mod records;
 mod rules;
 mod slug;
 
 pub use change::*;
+pub use hex_id::{HexId, HexText};
 pub use records::*;
 pub use rules::{expected_tags, ImageRule, ProjectFacts, RefFilter};
 pub use slug::slugify;

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::HexId;
+
 /// Declares a string-backed enum with a stable lowercase wire/database form.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -149,7 +151,7 @@ pub struct PipelineRecord {
     /// Branch or tag name (for merge request pipelines, the source branch).
     pub ref_name: String,
     pub tag: bool,
-    pub sha: String,
+    pub sha: HexId,
     pub source: Option<String>,
     pub status: PipelineStatus,
     pub merge_request_iid: Option<i64>,
@@ -186,12 +188,12 @@ pub struct ImageTagRecord {
     pub rule: String,
     pub ref_kind: RefKind,
     pub ref_name: String,
-    pub sha: String,
+    pub sha: HexId,
     pub pipeline_id: i64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     /// Unknown until the registry is read.
-    pub digest: Option<String>,
+    pub digest: Option<HexId>,
 }
 
 /// Everything recorded for one project: the input the retention policy plans from.

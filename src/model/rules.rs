@@ -117,8 +117,9 @@ pub fn expected_tags(
     now: DateTime<Utc>,
 ) -> Vec<ImageTagRecord> {
     let slug = slugify(&pipeline.ref_name);
+    let sha = pipeline.sha.text();
     let vars = Vars {
-        commit_sha: &pipeline.sha,
+        commit_sha: &sha,
         ref_name: &pipeline.ref_name,
         ref_slug: &slug,
         is_tag: pipeline.tag,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::reason::{with_message, DeleteReason, KeepReason};
+use crate::model::HexId;
 
 /// One registry operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,7 +15,7 @@ pub enum Action {
         repository: String,
         tag: String,
         /// The digest the tag pointed at when planned; the executor re-checks it before acting.
-        digest: String,
+        digest: HexId,
         /// Image rule that recorded the tag (none for untracked tags).
         rule: Option<String>,
         #[serde(serialize_with = "with_message")]
@@ -23,7 +24,7 @@ pub enum Action {
     /// Delete the manifest by digest: every tag on it is deletable.
     DeleteImage {
         repository: String,
-        digest: String,
+        digest: HexId,
         /// Manifest size in bytes, if the snapshot knew it.
         size: Option<u64>,
         /// Every tag on the digest, sorted, each with its own reason.
@@ -50,7 +51,7 @@ impl Action {
     }
 
     /// The digest acted on (for `Untag`, the digest planned for the tag).
-    pub fn digest(&self) -> &str {
+    pub fn digest(&self) -> &HexId {
         match self {
             Action::Untag { digest, .. } | Action::DeleteImage { digest, .. } => digest,
         }
@@ -85,7 +86,7 @@ pub struct Kept {
     pub repository: String,
     pub tag: String,
     /// From the snapshot; from the record when the repository could not be listed (maybe unknown).
-    pub digest: Option<String>,
+    pub digest: Option<HexId>,
     /// Image rule that recorded the tag (none for untracked tags).
     pub rule: Option<String>,
     #[serde(serialize_with = "with_message")]

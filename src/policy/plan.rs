@@ -11,6 +11,7 @@ use super::reason::KeepReason;
 use super::rules::{judge, Candidate, Context, RepositoryFacts};
 use super::snapshot::RepositorySnapshot;
 use super::PlanInput;
+use crate::model::HexId;
 
 /// Tags of one digest: the deletable ones, and whether any tag on it stays.
 #[derive(Default)]
@@ -78,7 +79,7 @@ fn plan_repository(
 ) {
     let records_by_tag = ctx.index.tag_records(repository);
     let facts = RepositoryFacts::new(snapshot, &records_by_tag);
-    let mut by_digest: HashMap<&str, DigestGroup> = HashMap::default();
+    let mut by_digest: HashMap<&HexId, DigestGroup> = HashMap::default();
     for (tag, info) in &snapshot.tags {
         let records = records_by_tag
             .get(tag.as_str())
@@ -90,7 +91,7 @@ fn plan_repository(
             records,
         };
         let (rule, verdict) = judge(&candidate, ctx, &facts);
-        let group = by_digest.entry(info.digest.as_str()).or_default();
+        let group = by_digest.entry(&info.digest).or_default();
         let rule = rule.map(str::to_owned);
         match verdict {
             Ok(reason) => group.deletable.push(TagDeletion {
@@ -119,7 +120,7 @@ fn plan_repository(
 fn group_actions(
     repository: &str,
     snapshot: &RepositorySnapshot,
-    by_digest: HashMap<&str, DigestGroup>,
+    by_digest: HashMap<&HexId, DigestGroup>,
     actions: &mut Vec<Action>,
 ) {
     for (digest, mut group) in by_digest {
@@ -131,7 +132,7 @@ fn group_actions(
             actions.extend(group.deletable.into_iter().map(|t| Action::Untag {
                 repository: repository.clone(),
                 tag: t.tag,
-                digest: digest.to_owned(),
+                digest: digest.clone(),
                 rule: t.rule,
                 reason: t.reason,
             }));
@@ -140,7 +141,7 @@ fn group_actions(
             let size = snapshot.sizes.get(digest).copied();
             actions.push(Action::DeleteImage {
                 repository,
-                digest: digest.to_owned(),
+                digest: digest.clone(),
                 size,
                 tags: group.deletable,
             });

@@ -189,7 +189,7 @@ fn pipeline_changes(
         iid: p.iid,
         ref_name: p.git_ref.clone(),
         tag: p.tag,
-        sha: p.sha.clone(),
+        sha: p.sha.as_str().into(),
         source: p.source.clone(),
         status,
         merge_request_iid: event.merge_request.as_ref().map(|mr| mr.iid),

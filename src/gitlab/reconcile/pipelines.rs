@@ -140,7 +140,7 @@ pub(crate) fn pipeline_findings(
             iid: p.iid,
             ref_name,
             tag: detail.tag,
-            sha: p.sha.clone(),
+            sha: p.sha.as_str().into(),
             source: p.source.clone(),
             status: status_of(&p.status),
             merge_request_iid: merge_request_iid(&p.git_ref),
