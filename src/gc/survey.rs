@@ -132,7 +132,7 @@ pub async fn size_deleted_images(
                 digest,
                 size: None,
                 ..
-            } => Some((i, repository.clone(), digest.to_string())),
+            } => Some((i, repository.to_string(), digest.to_string())),
             _ => None,
         })
         .collect();

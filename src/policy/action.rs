@@ -1,6 +1,8 @@
 //! The plan the policy hands to the executor and the API: registry actions, every kept tag with
 //! why, and totals. Data and serialization only (`--json` prints it as is).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::reason::{with_message, DeleteReason, KeepReason};
@@ -12,18 +14,18 @@ use crate::model::HexId;
 pub enum Action {
     /// Remove only this tag (dummy strategy): other tags on its digest are kept.
     Untag {
-        repository: String,
+        repository: Arc<str>,
         tag: String,
         /// The digest the tag pointed at when planned; the executor re-checks it before acting.
         digest: HexId,
         /// Image rule that recorded the tag (none for untracked tags).
-        rule: Option<String>,
+        rule: Option<Arc<str>>,
         #[serde(serialize_with = "with_message")]
         reason: DeleteReason,
     },
     /// Delete the manifest by digest: every tag on it is deletable.
     DeleteImage {
-        repository: String,
+        repository: Arc<str>,
         digest: HexId,
         /// Manifest size in bytes, if the snapshot knew it.
         size: Option<u64>,
@@ -37,7 +39,7 @@ pub enum Action {
 pub struct TagDeletion {
     pub tag: String,
     /// Image rule that recorded the tag (none for untracked tags).
-    pub rule: Option<String>,
+    pub rule: Option<Arc<str>>,
     #[serde(serialize_with = "with_message")]
     pub reason: DeleteReason,
 }
@@ -83,12 +85,12 @@ impl Action {
 /// A tag the plan leaves alone, with why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Kept {
-    pub repository: String,
+    pub repository: Arc<str>,
     pub tag: String,
     /// From the snapshot; from the record when the repository could not be listed (maybe unknown).
     pub digest: Option<HexId>,
     /// Image rule that recorded the tag (none for untracked tags).
-    pub rule: Option<String>,
+    pub rule: Option<Arc<str>>,
     #[serde(serialize_with = "with_message")]
     pub reason: KeepReason,
 }

@@ -3,7 +3,8 @@
 //! deletion when cluster protection is unavailable. Pure: same input, same (sorted) plan.
 
 // Fx hashing: internal tables only, keyed by strings and ids from our own input (no DoS concern).
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::sync::Arc;
 
 use super::action::{Action, Kept, Plan, TagDeletion, Totals};
 use super::index::Index;
@@ -36,15 +37,19 @@ pub fn plan(input: &PlanInput) -> Plan {
     repositories.sort_unstable();
     repositories.dedup();
     let (mut actions, mut kept) = (Vec::new(), Vec::new());
+    let mut rules = Names::default();
     // Repository by repository, each sorted on its own: small sorts stay in cache.
     for repository in repositories {
         let mut repo = Outcome::default();
+        let name: Arc<str> = Arc::from(repository.as_str());
         match (
             snapshot.unlisted.get(repository),
             snapshot.repositories.get(repository),
         ) {
-            (Some(why), _) => keep_unlisted(repository, why, &index, &mut repo.kept),
-            (None, Some(listed)) => plan_repository(repository, listed, &ctx, &mut repo),
+            (Some(why), _) => keep_unlisted(&name, why, &index, &mut rules, &mut repo.kept),
+            (None, Some(listed)) => {
+                plan_repository(&name, listed, &ctx, &mut rules, &mut repo);
+            }
             (None, None) => continue, // not reachable: the list is built from both maps
         }
         if let Some(why) = input.protections.unavailable_reason() {
@@ -64,6 +69,22 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
 }
 
+/// One shared copy of each name the plan repeats (image rules): a plan entry holds a pointer to
+/// it rather than a string of its own.
+#[derive(Default)]
+struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.0.insert(shared.clone());
+        shared
+    }
+}
+
 /// The actions and kept tags of one repository.
 #[derive(Default)]
 struct Outcome {
@@ -72,9 +93,10 @@ struct Outcome {
 }
 
 fn plan_repository(
-    repository: &str,
+    repository: &Arc<str>,
     snapshot: &RepositorySnapshot,
     ctx: &Context,
+    rules: &mut Names,
     Outcome { actions, kept }: &mut Outcome,
 ) {
     let records_by_tag = ctx.index.tag_records(repository);
@@ -92,7 +114,7 @@ fn plan_repository(
         };
         let (rule, verdict) = judge(&candidate, ctx, &facts);
         let group = by_digest.entry(&info.digest).or_default();
-        let rule = rule.map(str::to_owned);
+        let rule = rule.map(|rule| rules.get(rule));
         match verdict {
             Ok(reason) => group.deletable.push(TagDeletion {
                 tag: tag.clone(),
@@ -103,7 +125,7 @@ fn plan_repository(
                 group.has_kept = true;
                 let digest = Some(info.digest.clone());
                 kept.push(Kept {
-                    repository: repository.to_owned(),
+                    repository: repository.clone(),
                     tag: tag.clone(),
                     digest,
                     rule,
@@ -118,7 +140,7 @@ fn plan_repository(
 /// Per digest: tags that share it with a kept tag are untagged one by one; an image whose every
 /// tag goes is deleted whole.
 fn group_actions(
-    repository: &str,
+    repository: &Arc<str>,
     snapshot: &RepositorySnapshot,
     by_digest: HashMap<&HexId, DigestGroup>,
     actions: &mut Vec<Action>,
@@ -127,7 +149,7 @@ fn group_actions(
         if group.deletable.is_empty() {
             continue;
         }
-        let repository = repository.to_owned();
+        let repository = repository.clone();
         if group.has_kept {
             actions.extend(group.deletable.into_iter().map(|t| Action::Untag {
                 repository: repository.clone(),
@@ -150,11 +172,17 @@ fn group_actions(
 }
 
 /// Every recorded tag of a repository that could not be listed is kept, with the listing error.
-fn keep_unlisted(repository: &str, why: &str, index: &Index, kept: &mut Vec<Kept>) {
+fn keep_unlisted(
+    repository: &Arc<str>,
+    why: &str,
+    index: &Index,
+    rules: &mut Names,
+    kept: &mut Vec<Kept>,
+) {
     // Sorted so that, of several records of one tag, the choice does not depend on input order.
     let mut records: Vec<_> = index
         .by_repository
-        .get(repository)
+        .get(&**repository)
         .map_or(&[][..], Vec::as_slice)
         .to_vec();
     records
@@ -162,10 +190,10 @@ fn keep_unlisted(repository: &str, why: &str, index: &Index, kept: &mut Vec<Kept
     records.dedup_by(|a, b| a.tag == b.tag);
     for record in records {
         kept.push(Kept {
-            repository: record.repository.clone(),
+            repository: repository.clone(),
             tag: record.tag.clone(),
             digest: record.digest.clone(),
-            rule: Some(record.rule.clone()),
+            rule: Some(rules.get(&record.rule)),
             reason: KeepReason::RepositoryUnlisted {
                 why: why.to_owned(),
             },

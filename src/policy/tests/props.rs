@@ -297,7 +297,7 @@ fn check(w: &World, plan: &Plan) -> Result<(), TestCaseError> {
     let kept: HashSet<(&str, &str)> = plan
         .kept
         .iter()
-        .map(|k| (k.repository.as_str(), k.tag.as_str()))
+        .map(|k| (&*k.repository, k.tag.as_str()))
         .collect();
     let pipelines: HashMap<i64, PipelineStatus> =
         w.state.pipelines.iter().map(|p| (p.id, p.status)).collect();
@@ -336,12 +336,12 @@ fn check(w: &World, plan: &Plan) -> Result<(), TestCaseError> {
             Action::Untag { .. } => prop_assert!(kept_on_digest > 0),
         }
     }
-    let listable = |repository: &String| !w.snapshot.unlisted.contains_key(repository);
+    let listable = |repository: &str| !w.snapshot.unlisted.contains_key(repository);
     let listed_count: usize = w
         .snapshot
         .repositories
         .iter()
-        .filter(|(r, _)| listable(r))
+        .filter(|(r, _)| listable(r.as_str()))
         .map(|(_, s)| s.tags.len())
         .sum();
     let planned =
