@@ -6,12 +6,14 @@
 mod change;
 mod hex_id;
 pub mod image;
+mod name;
 mod records;
 mod rules;
 mod slug;
 
 pub use change::*;
 pub use hex_id::{HexId, HexText};
+pub use name::{Name, Names};
 pub use records::*;
 pub use rules::{expected_tags, ImageRule, ProjectFacts, RefFilter};
 pub use slug::slugify;

@@ -138,10 +138,10 @@ pub fn expected_tags(
         match rule.image.expand(&vars) {
             Ok(image) => tags.push(ImageTagRecord {
                 project_id: project.id,
-                repository: image.repository,
+                repository: image.repository.into(),
                 tag: image.tag,
                 kind: rule.kind,
-                rule: rule.name.clone(),
+                rule: rule.name.as_str().into(),
                 ref_kind: if pipeline.tag {
                     RefKind::Tag
                 } else {
