@@ -160,6 +160,9 @@ fn group_actions(
             }));
         } else {
             group.deletable.sort_unstable_by(|a, b| a.tag.cmp(&b.tag));
+            // A pushed-to Vec starts with room for four; most images have one tag, and the plan
+            // keeps this list: without the shrink, three empty slots per deleted image.
+            group.deletable.shrink_to_fit();
             let size = snapshot.sizes.get(digest).copied();
             actions.push(Action::DeleteImage {
                 repository,
