@@ -150,12 +150,15 @@ fn always_kept(
         let users = protections.tag_users(c.repository, c.tag);
         return Err(KeepReason::InUseTag { users });
     }
-    let digest = c.info.digest.text();
-    if !protections.digests.is_empty() && protections.digests.contains(&*digest) {
-        return Err(KeepReason::InUseDigest {
-            digest: digest.to_owned(),
-            users: protections.digest_users(&digest),
-        });
+    // Spelling the digest out costs more than the lookup: only when anything is protected.
+    if !protections.digests.is_empty() {
+        let digest = c.info.digest.text();
+        if protections.digests.contains(&*digest) {
+            return Err(KeepReason::InUseDigest {
+                digest: digest.to_owned(),
+                users: protections.digest_users(&digest),
+            });
+        }
     }
     if c.records.iter().any(|r| r.kind == TagKind::ProdCurrent) {
         return Err(KeepReason::ProdCurrent);
