@@ -425,9 +425,11 @@ impl Synth {
             repository: self.names.get(repository),
             tag: tag.into(),
             kind,
-            rule: self
-                .names
-                .get(if repository.ends_with("-ci") { "ci" } else { "prod" }),
+            rule: self.names.get(if repository.ends_with("-ci") {
+                "ci"
+            } else {
+                "prod"
+            }),
             ref_kind: RefKind::Branch,
             ref_name: self.names.get(ref_name),
             sha: hex(pipeline as u64, 40).into(),

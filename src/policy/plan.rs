@@ -3,7 +3,7 @@
 //! deletion when cluster protection is unavailable. Pure: same input, same (sorted) plan.
 
 // Fx hashing: internal tables only, keyed by strings and ids from our own input (no DoS concern).
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashSet as HashSet;
 use std::sync::Arc;
 
 use super::action::{Action, Kept, Plan, TagDeletion, Totals};
@@ -13,13 +13,6 @@ use super::rules::{judge, Candidate, Context, RepositoryFacts};
 use super::snapshot::RepositorySnapshot;
 use super::PlanInput;
 use crate::model::HexId;
-
-/// Tags of one digest: the deletable ones, and whether any tag on it stays.
-#[derive(Default)]
-struct DigestGroup {
-    deletable: Vec<TagDeletion>,
-    has_kept: bool,
-}
 
 /// Plans the deletions for one project. See the module docs of [`crate::policy`].
 pub fn plan(input: &PlanInput) -> Plan {
@@ -101,7 +94,8 @@ fn plan_repository(
 ) {
     let records_by_tag = ctx.index.tag_records(repository);
     let facts = RepositoryFacts::new(snapshot, &records_by_tag);
-    let mut by_digest: HashMap<&HexId, DigestGroup> = HashMap::default();
+    let mut deletable: Vec<(&HexId, TagDeletion)> = Vec::new();
+    let mut kept_digests: HashSet<&HexId> = HashSet::default();
     for (tag, info) in &snapshot.tags {
         let records = records_by_tag
             .get(tag.as_str())
@@ -113,28 +107,25 @@ fn plan_repository(
             records,
         };
         let (rule, verdict) = judge(&candidate, ctx, &facts);
-        let group = by_digest.entry(&info.digest).or_default();
         let rule = rule.map(|rule| rules.get(rule));
         match verdict {
-            Ok(reason) => group.deletable.push(TagDeletion {
-                tag: tag.clone(),
-                rule,
-                reason,
-            }),
+            Ok(reason) => {
+                let tag = tag.clone();
+                deletable.push((&info.digest, TagDeletion { tag, rule, reason }));
+            }
             Err(reason) => {
-                group.has_kept = true;
-                let digest = Some(info.digest.clone());
+                kept_digests.insert(&info.digest);
                 kept.push(Kept {
                     repository: repository.clone(),
                     tag: tag.clone(),
-                    digest,
+                    digest: Some(info.digest.clone()),
                     rule,
                     reason,
                 });
             }
         }
     }
-    group_actions(repository, snapshot, by_digest, actions);
+    group_actions(repository, snapshot, deletable, &kept_digests, actions);
 }
 
 /// Per digest: tags that share it with a kept tag are untagged one by one; an image whose every
@@ -142,16 +133,29 @@ fn plan_repository(
 fn group_actions(
     repository: &Arc<str>,
     snapshot: &RepositorySnapshot,
-    by_digest: HashMap<&HexId, DigestGroup>,
+    mut deletable: Vec<(&HexId, TagDeletion)>,
+    kept_digests: &HashSet<&HexId>,
     actions: &mut Vec<Action>,
 ) {
-    for (digest, mut group) in by_digest {
-        if group.deletable.is_empty() {
-            continue;
+    // By digest, then tag: each image's tags come out together, sorted.
+    deletable.sort_unstable_by(|a, b| (a.0, &a.1.tag).cmp(&(b.0, &b.1.tag)));
+    // Run lengths first, so that each image's list (which the plan keeps) is allocated at its exact
+    // size: most images have one tag, and a pushed-to Vec starts with room for four.
+    let runs: Vec<usize> = deletable
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(<[_]>::len)
+        .collect();
+    let mut rest = deletable.into_iter();
+    for run in runs {
+        let mut tags = Vec::with_capacity(run);
+        let mut digest = None;
+        for (on, deletion) in rest.by_ref().take(run) {
+            digest = Some(on);
+            tags.push(deletion);
         }
-        let repository = repository.clone();
-        if group.has_kept {
-            actions.extend(group.deletable.into_iter().map(|t| Action::Untag {
+        let Some(digest) = digest else { continue };
+        if kept_digests.contains(digest) {
+            actions.extend(tags.into_iter().map(|t| Action::Untag {
                 repository: repository.clone(),
                 tag: t.tag,
                 digest: digest.clone(),
@@ -159,16 +163,11 @@ fn group_actions(
                 reason: t.reason,
             }));
         } else {
-            group.deletable.sort_unstable_by(|a, b| a.tag.cmp(&b.tag));
-            // A pushed-to Vec starts with room for four; most images have one tag, and the plan
-            // keeps this list: without the shrink, three empty slots per deleted image.
-            group.deletable.shrink_to_fit();
-            let size = snapshot.sizes.get(digest).copied();
             actions.push(Action::DeleteImage {
-                repository,
+                repository: repository.clone(),
                 digest: digest.clone(),
-                size,
-                tags: group.deletable,
+                size: snapshot.sizes.get(digest).copied(),
+                tags,
             });
         }
     }
