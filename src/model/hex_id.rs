@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 const DIGEST_PREFIX: &str = "sha256:";
 /// Longest packed text: `sha256:` and 64 hex.
@@ -176,36 +176,7 @@ impl Serialize for HexId {
     }
 }
 
-impl<'de> Deserialize<'de> for HexId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(HexId::from(String::deserialize(deserializer)?))
-    }
-}
-
-/// Stored as text in both backends.
-impl<DB: sqlx::Database> sqlx::Type<DB> for HexId
-where
-    String: sqlx::Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <String as sqlx::Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <String as sqlx::Type<DB>>::compatible(ty)
-    }
-}
-
-impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for HexId
-where
-    String: sqlx::Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(HexId::from(<String as sqlx::Decode<'r, DB>>::decode(
-            value,
-        )?))
-    }
-}
+text_column!(HexId);
 
 #[cfg(test)]
 mod tests {
