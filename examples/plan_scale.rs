@@ -3,10 +3,11 @@
 //! Synthesizes recorded state + registry snapshot for 10k, 100k and 1M tags (100 tags per
 //! repository, two repositories per app: `gN/app-ci` and `gN/app`), plans, and reports the time to
 //! build the input, the time to plan and the peak RSS (`VmHWM`). Every size runs in a child
-//! process so sizes do not pollute each other's peak. `--per-project` plans app by app instead of
-//! one giant state, as a daemon would.
+//! process so sizes do not pollute each other's peak. `--one-project` (the default) puts every app
+//! in one project, planned in one call (a single 1M-tag project); `--per-project` plans app by app,
+//! as the daemon does with many small projects. Each row is compared with [`BASELINE`].
 //!
-//! Usage: `plan_scale [--per-project] [TAGS...]` (default 10000 100000 1000000).
+//! Usage: `plan_scale [--one-project | --per-project] [TAGS...]` (default 10000 100000 1000000).
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -14,8 +15,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use registry_gc::model::{
-    ImageTagRecord, MergeRequestRecord, MrState, PipelineRecord, PipelineStatus, ProjectRecord,
-    ProjectState, RefKind, RefRecord, RefState, TagKind,
+    ImageTagRecord, MergeRequestRecord, MrState, Names, PipelineRecord, PipelineStatus,
+    ProjectRecord, ProjectState, RefKind, RefRecord, RefState, TagKind,
 };
 use registry_gc::policy::{
     plan, Plan, PlanInput, ProjectPolicy, Protections, RegistrySnapshot, TagInfo,
@@ -26,6 +27,18 @@ const TAGS_PER_APP: usize = 200;
 const BRANCHES_PER_APP: usize = 10;
 const COMMITS_PER_APP: i64 = 90;
 const DEPLOYS_PER_APP: i64 = 98;
+
+/// Before issue #12's memory work (commit 95075de, same machine, same script, load 3–5):
+/// `(per_project, tags, plan_ms, peak_mib)`. Its 1M one-project plan took 2.4–3.4 s over five
+/// runs; 3170 ms is the median of three run alternately with this version's.
+const BASELINE: &[(bool, usize, f64, f64)] = &[
+    (false, 10_000, 19.0, 22.0),
+    (false, 100_000, 197.0, 189.0),
+    (false, 1_000_000, 3170.0, 1870.0),
+    (true, 10_000, 6.0, 4.0),
+    (true, 100_000, 61.0, 4.0),
+    (true, 1_000_000, 646.0, 4.0),
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,7 +63,7 @@ fn main() {
     let mode = if per_project {
         "per project (one ProjectState per app, planned one after another)"
     } else {
-        "whole (one ProjectState)"
+        "one project (one ProjectState holding every app, planned in one call)"
     };
     println!("mode: {mode}");
     let rows: Vec<HashMap<String, String>> = sizes
@@ -58,6 +71,26 @@ fn main() {
         .map(|&tags| run_child(tags, per_project))
         .collect();
     report(&rows);
+    compare_with_baseline(&rows, per_project);
+}
+
+/// Prints each size's plan time and peak as a ratio of [`BASELINE`] (below 1 = better).
+fn compare_with_baseline(rows: &[HashMap<String, String>], per_project: bool) {
+    for row in rows {
+        let tags = num(row, "tags") as usize;
+        let Some(&(_, _, plan_ms, peak_mib)) = BASELINE
+            .iter()
+            .find(|b| b.0 == per_project && b.1 == tags && b.2 > 0.0)
+        else {
+            continue;
+        };
+        let (plan, peak) = (num(row, "plan_ms"), num(row, "peak_mib"));
+        println!(
+            "{tags} tags vs baseline: plan {plan_ms:.0} -> {plan:.0} ms ({:.2}x), peak {peak_mib:.0} -> {peak:.0} MiB ({:.2}x)",
+            plan / plan_ms,
+            peak / peak_mib
+        );
+    }
 }
 
 /// Runs one size in a child process and parses its `key=value` line.
@@ -127,7 +160,7 @@ fn num(row: &HashMap<String, String>, key: &str) -> f64 {
     row.get(key).and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
-/// One giant `ProjectState` with every app: the worst case for a single `plan` call.
+/// One project (`ProjectState`) with every app: the worst case for a single `plan` call.
 fn run_whole(tags: usize) -> String {
     let apps = tags.div_ceil(TAGS_PER_APP);
     let started = Instant::now();
@@ -241,6 +274,8 @@ struct Synth {
     state: ProjectState,
     snapshot: RegistrySnapshot,
     next_pipeline: i64,
+    /// Shared repository, rule and ref names, as `Store::project_state` hands them out.
+    names: Names,
 }
 
 impl Synth {
@@ -309,7 +344,7 @@ impl Synth {
                     &prod,
                     "latest",
                     TagInfo {
-                        digest,
+                        digest: digest.into(),
                         created: Some(hours_ago(10)),
                     },
                 );
@@ -358,10 +393,10 @@ impl Synth {
             project_id: 1,
             id: self.next_pipeline,
             iid: Some(self.next_pipeline),
-            ref_name: ref_name.into(),
+            ref_name: self.names.get(ref_name),
             tag: false,
-            sha: hex(self.next_pipeline as u64, 40),
-            source: Some("push".into()),
+            sha: hex(self.next_pipeline as u64, 40).into(),
+            source: Some(self.names.get("push")),
             status,
             merge_request_iid: None,
             created_at: Some(created),
@@ -388,18 +423,17 @@ impl Synth {
             .unwrap_or_else(now);
         self.state.image_tags.push(ImageTagRecord {
             project_id: 1,
-            repository: repository.into(),
+            repository: self.names.get(repository),
             tag: tag.into(),
             kind,
-            rule: if repository.ends_with("-ci") {
+            rule: self.names.get(if repository.ends_with("-ci") {
                 "ci"
             } else {
                 "prod"
-            }
-            .into(),
+            }),
             ref_kind: RefKind::Branch,
-            ref_name: ref_name.into(),
-            sha: hex(pipeline as u64, 40),
+            ref_name: self.names.get(ref_name),
+            sha: hex(pipeline as u64, 40).into(),
             pipeline_id: pipeline,
             first_seen: seen,
             last_seen: seen,

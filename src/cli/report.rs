@@ -41,13 +41,14 @@ fn render_one(out: &mut String, p: &ProjectPlan) {
             let _ = writeln!(
                 out,
                 "  {verb:<8} {image:<60} {:<12} {reason}",
-                short(action.digest())
+                short(&action.digest().text())
             );
         }
     }
     for kept in &p.plan.kept {
         let image = format!("{}:{}", kept.repository, kept.tag);
-        let digest = kept.digest.as_deref().map(short).unwrap_or("-");
+        let digest = kept.digest.as_ref().map(ToString::to_string);
+        let digest = digest.as_deref().map(short).unwrap_or("-");
         let _ = writeln!(
             out,
             "  {:<8} {image:<60} {digest:<12} {}",

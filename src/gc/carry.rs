@@ -109,7 +109,7 @@ impl Gc {
                     .filter(|(t, _)| !removing.contains(t.as_str()));
                 kept.map(|(tag, info)| Sibling {
                     tag: tag.clone(),
-                    digest: Some(info.digest.clone()),
+                    digest: Some(info.digest.to_string()),
                 })
                 .collect()
             })

@@ -102,7 +102,7 @@ pub fn entries_for(
                 action: kind,
                 reason_code: reason.code().to_owned(),
                 reason: reason.to_string(),
-                planned_digest: action.digest().to_owned(),
+                planned_digest: action.digest().to_string(),
                 dummy_digest: None,
                 observed_digest: None,
                 state,

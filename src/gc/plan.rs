@@ -53,7 +53,7 @@ impl Survey<'_> {
         repos
             .flat_map(|(repo, r)| r.tags.iter().map(move |(tag, info)| (repo, tag, info)))
             .filter(|(repo, tag, _)| recorded.contains(&(repo.as_str(), tag.as_str())))
-            .map(|(repo, tag, info)| (repo.clone(), tag.clone(), info.digest.clone()))
+            .map(|(repo, tag, info)| (repo.clone(), tag.clone(), info.digest.to_string()))
             .collect()
     }
 }

@@ -44,7 +44,7 @@ async fn read_repository(
         return Ok(tags
             .into_iter()
             .map(|t| {
-                let digest = t.digest.to_string();
+                let digest = t.digest.as_str().into();
                 let info = TagInfo {
                     digest,
                     created: t.published,
@@ -64,7 +64,7 @@ async fn read_repository(
         // A tag deleted between listing and resolving simply is not there.
         if let (tag, Some(digest)) = result? {
             let info = TagInfo {
-                digest: digest.to_string(),
+                digest: digest.as_str().into(),
                 created: None,
             };
             out.push((tag, info));
@@ -132,7 +132,7 @@ pub async fn size_deleted_images(
                 digest,
                 size: None,
                 ..
-            } => Some((i, repository.clone(), digest.clone())),
+            } => Some((i, repository.to_string(), digest.to_string())),
             _ => None,
         })
         .collect();
@@ -169,7 +169,7 @@ pub async fn protect_indexes(
     }
     let mut wanted: Vec<(String, String)> = actions
         .iter()
-        .map(|a| (a.repository().to_owned(), a.digest().to_owned()))
+        .map(|a| (a.repository().to_owned(), a.digest().to_string()))
         .collect();
     wanted.sort_unstable();
     wanted.dedup();

@@ -411,7 +411,7 @@ impl Reconciler {
         let repositories: std::collections::BTreeSet<String> = found
             .iter()
             .filter_map(|f| match &f.change {
-                crate::model::Change::ImageTag(t) => Some(t.repository.clone()),
+                crate::model::Change::ImageTag(t) => Some(t.repository.to_string()),
                 _ => None,
             })
             .collect();

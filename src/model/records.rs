@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::{HexId, Name};
+
 /// Declares a string-backed enum with a stable lowercase wire/database form.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -147,10 +149,10 @@ pub struct PipelineRecord {
     pub id: i64,
     pub iid: Option<i64>,
     /// Branch or tag name (for merge request pipelines, the source branch).
-    pub ref_name: String,
+    pub ref_name: Name,
     pub tag: bool,
-    pub sha: String,
-    pub source: Option<String>,
+    pub sha: HexId,
+    pub source: Option<Name>,
     pub status: PipelineStatus,
     pub merge_request_iid: Option<i64>,
     pub created_at: Option<DateTime<Utc>>,
@@ -179,19 +181,19 @@ pub struct MergeRequestRecord {
 pub struct ImageTagRecord {
     pub project_id: i64,
     /// Repository path inside the registry, e.g. `group/app-ci` (no host).
-    pub repository: String,
+    pub repository: Name,
     pub tag: String,
     pub kind: TagKind,
     /// Name of the image rule that produced it.
-    pub rule: String,
+    pub rule: Name,
     pub ref_kind: RefKind,
-    pub ref_name: String,
-    pub sha: String,
+    pub ref_name: Name,
+    pub sha: HexId,
     pub pipeline_id: i64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     /// Unknown until the registry is read.
-    pub digest: Option<String>,
+    pub digest: Option<HexId>,
 }
 
 /// Everything recorded for one project: the input the retention policy plans from.

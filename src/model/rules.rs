@@ -117,8 +117,9 @@ pub fn expected_tags(
     now: DateTime<Utc>,
 ) -> Vec<ImageTagRecord> {
     let slug = slugify(&pipeline.ref_name);
+    let sha = pipeline.sha.text();
     let vars = Vars {
-        commit_sha: &pipeline.sha,
+        commit_sha: &sha,
         ref_name: &pipeline.ref_name,
         ref_slug: &slug,
         is_tag: pipeline.tag,
@@ -137,10 +138,10 @@ pub fn expected_tags(
         match rule.image.expand(&vars) {
             Ok(image) => tags.push(ImageTagRecord {
                 project_id: project.id,
-                repository: image.repository,
+                repository: image.repository.into(),
                 tag: image.tag,
                 kind: rule.kind,
-                rule: rule.name.clone(),
+                rule: rule.name.as_str().into(),
                 ref_kind: if pipeline.tag {
                     RefKind::Tag
                 } else {

@@ -1,9 +1,12 @@
 //! The plan the policy hands to the executor and the API: registry actions, every kept tag with
 //! why, and totals. Data and serialization only (`--json` prints it as is).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::reason::{with_message, DeleteReason, KeepReason};
+use crate::model::HexId;
 
 /// One registry operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -11,19 +14,19 @@ use super::reason::{with_message, DeleteReason, KeepReason};
 pub enum Action {
     /// Remove only this tag (dummy strategy): other tags on its digest are kept.
     Untag {
-        repository: String,
+        repository: Arc<str>,
         tag: String,
         /// The digest the tag pointed at when planned; the executor re-checks it before acting.
-        digest: String,
+        digest: HexId,
         /// Image rule that recorded the tag (none for untracked tags).
-        rule: Option<String>,
+        rule: Option<Arc<str>>,
         #[serde(serialize_with = "with_message")]
         reason: DeleteReason,
     },
     /// Delete the manifest by digest: every tag on it is deletable.
     DeleteImage {
-        repository: String,
-        digest: String,
+        repository: Arc<str>,
+        digest: HexId,
         /// Manifest size in bytes, if the snapshot knew it.
         size: Option<u64>,
         /// Every tag on the digest, sorted, each with its own reason.
@@ -36,7 +39,7 @@ pub enum Action {
 pub struct TagDeletion {
     pub tag: String,
     /// Image rule that recorded the tag (none for untracked tags).
-    pub rule: Option<String>,
+    pub rule: Option<Arc<str>>,
     #[serde(serialize_with = "with_message")]
     pub reason: DeleteReason,
 }
@@ -50,7 +53,7 @@ impl Action {
     }
 
     /// The digest acted on (for `Untag`, the digest planned for the tag).
-    pub fn digest(&self) -> &str {
+    pub fn digest(&self) -> &HexId {
         match self {
             Action::Untag { digest, .. } | Action::DeleteImage { digest, .. } => digest,
         }
@@ -82,12 +85,12 @@ impl Action {
 /// A tag the plan leaves alone, with why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Kept {
-    pub repository: String,
+    pub repository: Arc<str>,
     pub tag: String,
     /// From the snapshot; from the record when the repository could not be listed (maybe unknown).
-    pub digest: Option<String>,
+    pub digest: Option<HexId>,
     /// Image rule that recorded the tag (none for untracked tags).
-    pub rule: Option<String>,
+    pub rule: Option<Arc<str>>,
     #[serde(serialize_with = "with_message")]
     pub reason: KeepReason,
 }

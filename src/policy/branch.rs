@@ -24,7 +24,7 @@ pub(super) fn judge(
         .min();
     if let Some(git_tag) = git_tag {
         return Err(KeepReason::NotABranch {
-            git_tag: git_tag.clone(),
+            git_tag: git_tag.to_string(),
         });
     }
     let mut names: Vec<&str> = records.iter().map(|r| r.ref_name.as_str()).collect();

@@ -3,7 +3,8 @@
 //! deletion when cluster protection is unavailable. Pure: same input, same (sorted) plan.
 
 // Fx hashing: internal tables only, keyed by strings and ids from our own input (no DoS concern).
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::FxHashSet as HashSet;
+use std::sync::Arc;
 
 use super::action::{Action, Kept, Plan, TagDeletion, Totals};
 use super::index::Index;
@@ -11,13 +12,7 @@ use super::reason::KeepReason;
 use super::rules::{judge, Candidate, Context, RepositoryFacts};
 use super::snapshot::RepositorySnapshot;
 use super::PlanInput;
-
-/// Tags of one digest: the deletable ones, and whether any tag on it stays.
-#[derive(Default)]
-struct DigestGroup {
-    deletable: Vec<TagDeletion>,
-    has_kept: bool,
-}
+use crate::model::HexId;
 
 /// Plans the deletions for one project. See the module docs of [`crate::policy`].
 pub fn plan(input: &PlanInput) -> Plan {
@@ -35,15 +30,19 @@ pub fn plan(input: &PlanInput) -> Plan {
     repositories.sort_unstable();
     repositories.dedup();
     let (mut actions, mut kept) = (Vec::new(), Vec::new());
+    let mut rules = Names::default();
     // Repository by repository, each sorted on its own: small sorts stay in cache.
     for repository in repositories {
         let mut repo = Outcome::default();
+        let name: Arc<str> = Arc::from(repository.as_str());
         match (
             snapshot.unlisted.get(repository),
             snapshot.repositories.get(repository),
         ) {
-            (Some(why), _) => keep_unlisted(repository, why, &index, &mut repo.kept),
-            (None, Some(listed)) => plan_repository(repository, listed, &ctx, &mut repo),
+            (Some(why), _) => keep_unlisted(&name, why, &index, &mut rules, &mut repo.kept),
+            (None, Some(listed)) => {
+                plan_repository(&name, listed, &ctx, &mut rules, &mut repo);
+            }
             (None, None) => continue, // not reachable: the list is built from both maps
         }
         if let Some(why) = input.protections.unavailable_reason() {
@@ -63,6 +62,22 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
 }
 
+/// One shared copy of each name the plan repeats (image rules): a plan entry holds a pointer to
+/// it rather than a string of its own.
+#[derive(Default)]
+struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.0.insert(shared.clone());
+        shared
+    }
+}
+
 /// The actions and kept tags of one repository.
 #[derive(Default)]
 struct Outcome {
@@ -71,14 +86,16 @@ struct Outcome {
 }
 
 fn plan_repository(
-    repository: &str,
+    repository: &Arc<str>,
     snapshot: &RepositorySnapshot,
     ctx: &Context,
+    rules: &mut Names,
     Outcome { actions, kept }: &mut Outcome,
 ) {
     let records_by_tag = ctx.index.tag_records(repository);
     let facts = RepositoryFacts::new(snapshot, &records_by_tag);
-    let mut by_digest: HashMap<&str, DigestGroup> = HashMap::default();
+    let mut deletable: Vec<(&HexId, TagDeletion)> = Vec::new();
+    let mut kept_digests: HashSet<&HexId> = HashSet::default();
     for (tag, info) in &snapshot.tags {
         let records = records_by_tag
             .get(tag.as_str())
@@ -90,70 +107,84 @@ fn plan_repository(
             records,
         };
         let (rule, verdict) = judge(&candidate, ctx, &facts);
-        let group = by_digest.entry(info.digest.as_str()).or_default();
-        let rule = rule.map(str::to_owned);
+        let rule = rule.map(|rule| rules.get(rule));
         match verdict {
-            Ok(reason) => group.deletable.push(TagDeletion {
-                tag: tag.clone(),
-                rule,
-                reason,
-            }),
+            Ok(reason) => {
+                let tag = tag.clone();
+                deletable.push((&info.digest, TagDeletion { tag, rule, reason }));
+            }
             Err(reason) => {
-                group.has_kept = true;
-                let digest = Some(info.digest.clone());
+                kept_digests.insert(&info.digest);
                 kept.push(Kept {
-                    repository: repository.to_owned(),
+                    repository: repository.clone(),
                     tag: tag.clone(),
-                    digest,
+                    digest: Some(info.digest.clone()),
                     rule,
                     reason,
                 });
             }
         }
     }
-    group_actions(repository, snapshot, by_digest, actions);
+    group_actions(repository, snapshot, deletable, &kept_digests, actions);
 }
 
 /// Per digest: tags that share it with a kept tag are untagged one by one; an image whose every
 /// tag goes is deleted whole.
 fn group_actions(
-    repository: &str,
+    repository: &Arc<str>,
     snapshot: &RepositorySnapshot,
-    by_digest: HashMap<&str, DigestGroup>,
+    mut deletable: Vec<(&HexId, TagDeletion)>,
+    kept_digests: &HashSet<&HexId>,
     actions: &mut Vec<Action>,
 ) {
-    for (digest, mut group) in by_digest {
-        if group.deletable.is_empty() {
-            continue;
+    // By digest, then tag: each image's tags come out together, sorted.
+    deletable.sort_unstable_by(|a, b| (a.0, &a.1.tag).cmp(&(b.0, &b.1.tag)));
+    // Run lengths first, so that each image's list (which the plan keeps) is allocated at its exact
+    // size: most images have one tag, and a pushed-to Vec starts with room for four.
+    let runs: Vec<usize> = deletable
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(<[_]>::len)
+        .collect();
+    let mut rest = deletable.into_iter();
+    for run in runs {
+        let mut tags = Vec::with_capacity(run);
+        let mut digest = None;
+        for (on, deletion) in rest.by_ref().take(run) {
+            digest = Some(on);
+            tags.push(deletion);
         }
-        let repository = repository.to_owned();
-        if group.has_kept {
-            actions.extend(group.deletable.into_iter().map(|t| Action::Untag {
+        let Some(digest) = digest else { continue };
+        if kept_digests.contains(digest) {
+            actions.extend(tags.into_iter().map(|t| Action::Untag {
                 repository: repository.clone(),
                 tag: t.tag,
-                digest: digest.to_owned(),
+                digest: digest.clone(),
                 rule: t.rule,
                 reason: t.reason,
             }));
         } else {
-            group.deletable.sort_unstable_by(|a, b| a.tag.cmp(&b.tag));
-            let size = snapshot.sizes.get(digest).copied();
             actions.push(Action::DeleteImage {
-                repository,
-                digest: digest.to_owned(),
-                size,
-                tags: group.deletable,
+                repository: repository.clone(),
+                digest: digest.clone(),
+                size: snapshot.sizes.get(digest).copied(),
+                tags,
             });
         }
     }
 }
 
 /// Every recorded tag of a repository that could not be listed is kept, with the listing error.
-fn keep_unlisted(repository: &str, why: &str, index: &Index, kept: &mut Vec<Kept>) {
+fn keep_unlisted(
+    repository: &Arc<str>,
+    why: &str,
+    index: &Index,
+    rules: &mut Names,
+    kept: &mut Vec<Kept>,
+) {
     // Sorted so that, of several records of one tag, the choice does not depend on input order.
     let mut records: Vec<_> = index
         .by_repository
-        .get(repository)
+        .get(&**repository)
         .map_or(&[][..], Vec::as_slice)
         .to_vec();
     records
@@ -161,10 +192,10 @@ fn keep_unlisted(repository: &str, why: &str, index: &Index, kept: &mut Vec<Kept
     records.dedup_by(|a, b| a.tag == b.tag);
     for record in records {
         kept.push(Kept {
-            repository: record.repository.clone(),
+            repository: repository.clone(),
             tag: record.tag.clone(),
             digest: record.digest.clone(),
-            rule: Some(record.rule.clone()),
+            rule: Some(rules.get(&record.rule)),
             reason: KeepReason::RepositoryUnlisted {
                 why: why.to_owned(),
             },

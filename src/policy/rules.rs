@@ -14,7 +14,7 @@ use super::settings::RetentionSettings;
 use super::snapshot::{RepositorySnapshot, TagInfo};
 use super::verdict::{after_grace, Verdict};
 use super::{branch, PlanInput};
-use crate::model::{ImageTagRecord, TagKind};
+use crate::model::{HexId, ImageTagRecord, TagKind};
 
 /// What the rules need besides the tag itself.
 pub(super) struct Context<'a, 'i> {
@@ -34,7 +34,7 @@ pub(super) struct Candidate<'a> {
 #[derive(Default)]
 pub(super) struct RepositoryFacts<'a> {
     /// Digest → the (smallest) `prod-current` tag pointing at it.
-    pub prod_current: HashMap<&'a str, &'a str>,
+    pub prod_current: HashMap<&'a HexId, &'a str>,
     /// `prod-commit` tag → (1-based position newest first, pipeline id).
     pub prod_rank: HashMap<&'a str, (usize, i64)>,
 }
@@ -50,10 +50,7 @@ impl<'a> RepositoryFacts<'a> {
         });
         for (tag, info, records) in tagged {
             if records.iter().any(|r| r.kind == TagKind::ProdCurrent) {
-                let slot = facts
-                    .prod_current
-                    .entry(info.digest.as_str())
-                    .or_insert(tag);
+                let slot = facts.prod_current.entry(&info.digest).or_insert(tag);
                 *slot = (*slot).min(tag);
             } else if records.iter().all(|r| r.kind == TagKind::ProdCommit) {
                 let pipeline = records
@@ -64,11 +61,7 @@ impl<'a> RepositoryFacts<'a> {
                 deploys.push((Reverse(pipeline), tag));
             }
         }
-        deploys.retain(|(_, tag)| {
-            !facts
-                .prod_current
-                .contains_key(snapshot.tags[*tag].digest.as_str())
-        });
+        deploys.retain(|(_, tag)| !facts.prod_current.contains_key(&snapshot.tags[*tag].digest));
         deploys.sort_unstable();
         for (position, (Reverse(pipeline), tag)) in deploys.into_iter().enumerate() {
             facts.prod_rank.insert(tag, (position + 1, pipeline));
@@ -157,16 +150,20 @@ fn always_kept(
         let users = protections.tag_users(c.repository, c.tag);
         return Err(KeepReason::InUseTag { users });
     }
-    if protections.digests.contains(&c.info.digest) {
-        return Err(KeepReason::InUseDigest {
-            digest: c.info.digest.clone(),
-            users: protections.digest_users(&c.info.digest),
-        });
+    // Spelling the digest out costs more than the lookup: only when anything is protected.
+    if !protections.digests.is_empty() {
+        let digest = c.info.digest.text();
+        if protections.digests.contains(&*digest) {
+            return Err(KeepReason::InUseDigest {
+                digest: digest.to_owned(),
+                users: protections.digest_users(&digest),
+            });
+        }
     }
     if c.records.iter().any(|r| r.kind == TagKind::ProdCurrent) {
         return Err(KeepReason::ProdCurrent);
     }
-    if let Some(current) = facts.prod_current.get(c.info.digest.as_str()) {
+    if let Some(current) = facts.prod_current.get(&c.info.digest) {
         return Err(KeepReason::ProdCurrentDigest {
             current: (*current).to_owned(),
         });

@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::users::ImageUsers;
+use crate::model::HexId;
 
 /// One tag as the registry listed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagInfo {
     /// Manifest digest the tag points at (`sha256:…`).
-    pub digest: String,
+    pub digest: HexId,
     /// How old the tag counts as, if known: the image config's `created` (read for untracked tags),
     /// or, from GitLab's tag list, when the tag last got its image (push time, never before the
     /// build in practice, so an age rule waits at least as long).
@@ -26,7 +27,7 @@ pub struct RepositorySnapshot {
     /// Tag → what it points at.
     pub tags: HashMap<String, TagInfo>,
     /// Manifest size in bytes per digest, where known (for totals only).
-    pub sizes: HashMap<String, u64>,
+    pub sizes: HashMap<HexId, u64>,
 }
 
 /// The registry's tags for the repositories of one project (or more), read just before planning.

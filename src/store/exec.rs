@@ -41,6 +41,16 @@ impl<'a> From<&'a String> for Arg<'a> {
         Arg::Text(Some(v))
     }
 }
+impl<'a> From<&'a crate::model::Name> for Arg<'a> {
+    fn from(v: &'a crate::model::Name) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl<'a> From<&'a Option<crate::model::Name>> for Arg<'a> {
+    fn from(v: &'a Option<crate::model::Name>) -> Self {
+        Arg::Text(v.as_deref())
+    }
+}
 impl<'a> From<Option<&'a str>> for Arg<'a> {
     fn from(v: Option<&'a str>) -> Self {
         Arg::Text(v)

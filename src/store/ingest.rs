@@ -127,15 +127,8 @@ async fn pipeline<C: Conn + ?Sized>(
     let kind = if p.tag { RefKind::Tag } else { RefKind::Branch };
     let slug = slugify(&p.ref_name);
     let seen = p.created_at.unwrap_or(now);
-    let a = args![
-        project,
-        kind.as_str(),
-        &p.ref_name,
-        &slug,
-        &p.sha,
-        seen,
-        now
-    ];
+    let sha = p.sha.text();
+    let a = args![project, kind.as_str(), &p.ref_name, &slug, &*sha, seen, now];
     c.exec(sql::TOUCH_REF, &a).await?;
     let a = args![
         project,
@@ -143,7 +136,7 @@ async fn pipeline<C: Conn + ?Sized>(
         p.iid,
         &p.ref_name,
         p.tag,
-        &p.sha,
+        &*sha,
         &p.source,
         p.status.as_str(),
         p.merge_request_iid,
@@ -186,6 +179,7 @@ async fn image_tag<C: Conn + ?Sized>(
     project: i64,
     t: &ImageTagRecord,
 ) -> Result<(), sqlx::Error> {
+    let sha = t.sha.text();
     let a = args![
         project,
         &t.repository,
@@ -195,7 +189,7 @@ async fn image_tag<C: Conn + ?Sized>(
         &t.rule,
         t.ref_kind.as_str(),
         &t.ref_name,
-        &t.sha,
+        &*sha,
         t.first_seen,
         t.last_seen,
     ];

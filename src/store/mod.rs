@@ -109,13 +109,15 @@ pub trait Records: Send + Sync {
 
     /// Everything recorded for a project: the policy's input.
     async fn project_state(&self, project: i64) -> Result<ProjectState, StoreError> {
-        Ok(ProjectState {
+        let mut state = ProjectState {
             project: self.project_by_id(project).await?,
             refs: self.refs(project).await?,
             pipelines: self.pipelines(project).await?,
             merge_requests: self.merge_requests(project).await?,
             image_tags: self.image_tags(project, &TagFilter::default()).await?,
-        })
+        };
+        state.share_names();
+        Ok(state)
     }
 
     /// Records the digests the registry showed for recorded tags `(repository, tag, digest)`;

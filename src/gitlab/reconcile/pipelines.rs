@@ -10,7 +10,7 @@ use crate::gitlab::api::{Pipeline, PipelineDetail};
 use crate::gitlab::finding::{Finding, Found};
 use crate::model::Change;
 use crate::model::{expected_tags, ProjectFacts};
-use crate::model::{ImageTagRecord, PipelineRecord, PipelineStatus};
+use crate::model::{ImageTagRecord, Name, PipelineRecord, PipelineStatus};
 
 /// What expanding a project's image rules needs besides the pipeline.
 #[derive(Debug, Clone, Copy)]
@@ -138,10 +138,10 @@ pub(crate) fn pipeline_findings(
             project_id: ctx.project_id,
             id: p.id,
             iid: p.iid,
-            ref_name,
+            ref_name: ref_name.into(),
             tag: detail.tag,
-            sha: p.sha.clone(),
-            source: p.source.clone(),
+            sha: p.sha.as_str().into(),
+            source: p.source.as_deref().map(Name::from),
             status: status_of(&p.status),
             merge_request_iid: merge_request_iid(&p.git_ref),
             created_at: p.created_at,
@@ -165,7 +165,7 @@ pub(crate) fn pipeline_findings(
 
 fn tag_found(tag: ImageTagRecord, stamp: Stamp) -> Found {
     let finding = Finding::ImageTag {
-        repository: tag.repository.clone(),
+        repository: tag.repository.to_string(),
         tag: tag.tag.clone(),
         pipeline: tag.pipeline_id,
     };

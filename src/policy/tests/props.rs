@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use proptest::prelude::*;
 
 use super::world::{h, slugify, World, APP, CI};
-use crate::model::{MrState, PipelineStatus, RefKind, RefState, TagKind};
+use crate::model::{HexId, MrState, PipelineStatus, RefKind, RefState, TagKind};
 use crate::policy::{Action, KeepPatterns, Plan, Protections, RetentionSettings};
 
 const NAMES: &[&str] = &[
@@ -297,7 +297,7 @@ fn check(w: &World, plan: &Plan) -> Result<(), TestCaseError> {
     let kept: HashSet<(&str, &str)> = plan
         .kept
         .iter()
-        .map(|k| (k.repository.as_str(), k.tag.as_str()))
+        .map(|k| (&*k.repository, k.tag.as_str()))
         .collect();
     let pipelines: HashMap<i64, PipelineStatus> =
         w.state.pipelines.iter().map(|p| (p.id, p.status)).collect();
@@ -307,25 +307,25 @@ fn check(w: &World, plan: &Plan) -> Result<(), TestCaseError> {
     for action in &plan.actions {
         let repository = action.repository();
         prop_assert!(!w.snapshot.unlisted.contains_key(repository));
-        prop_assert!(!w.protections.digests.contains(action.digest()));
+        prop_assert!(!w.protections.digests.contains(&*action.digest().text()));
         prop_assert!(
             !prod_current_digests(w, repository).contains(action.digest()),
             "prod-current digest: {action:?}"
         );
         let listed = &w.snapshot.repositories[repository].tags;
         for (tag, _) in action.tags() {
-            prop_assert_eq!(listed[tag].digest.as_str(), action.digest());
+            prop_assert_eq!(&listed[tag].digest, action.digest());
             prop_assert!(!kept.contains(&(repository, tag)));
             check_tag(w, repository, tag, &pipelines)?;
         }
         let on_digest = listed
             .values()
-            .filter(|i| i.digest == action.digest())
+            .filter(|i| &i.digest == action.digest())
             .count();
         let kept_on_digest = listed
             .iter()
             .filter(|(t, i)| {
-                i.digest == action.digest() && kept.contains(&(repository, t.as_str()))
+                &i.digest == action.digest() && kept.contains(&(repository, t.as_str()))
             })
             .count();
         match action {
@@ -336,12 +336,12 @@ fn check(w: &World, plan: &Plan) -> Result<(), TestCaseError> {
             Action::Untag { .. } => prop_assert!(kept_on_digest > 0),
         }
     }
-    let listable = |repository: &String| !w.snapshot.unlisted.contains_key(repository);
+    let listable = |repository: &str| !w.snapshot.unlisted.contains_key(repository);
     let listed_count: usize = w
         .snapshot
         .repositories
         .iter()
-        .filter(|(r, _)| listable(r))
+        .filter(|(r, _)| listable(r.as_str()))
         .map(|(_, s)| s.tags.len())
         .sum();
     let planned =
@@ -354,7 +354,7 @@ fn check(w: &World, plan: &Plan) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn prod_current_digests<'a>(w: &'a World, repository: &str) -> HashSet<&'a str> {
+fn prod_current_digests<'a>(w: &'a World, repository: &str) -> HashSet<&'a HexId> {
     let Some(listed) = w.snapshot.repositories.get(repository) else {
         return HashSet::new();
     };
@@ -362,7 +362,7 @@ fn prod_current_digests<'a>(w: &'a World, repository: &str) -> HashSet<&'a str> 
         .image_tags
         .iter()
         .filter(|r| r.repository == repository && r.kind == TagKind::ProdCurrent)
-        .filter_map(|r| listed.tags.get(&r.tag).map(|i| i.digest.as_str()))
+        .filter_map(|r| listed.tags.get(&r.tag).map(|i| &i.digest))
         .collect()
 }
 

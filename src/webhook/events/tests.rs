@@ -59,7 +59,7 @@ fn tags(b: &Batch) -> Vec<(String, String, TagKind)> {
     b.changes
         .iter()
         .filter_map(|c| match c {
-            Change::ImageTag(t) => Some((t.repository.clone(), t.tag.clone(), t.kind)),
+            Change::ImageTag(t) => Some((t.repository.to_string(), t.tag.clone(), t.kind)),
             _ => None,
         })
         .collect()

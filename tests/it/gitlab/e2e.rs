@@ -59,7 +59,7 @@ fn verdict(plan: &ProjectPlan, repo: &str, tag: &str) -> (bool, String, String) 
         .plan
         .kept
         .iter()
-        .find(|k| k.repository == repo && k.tag == tag);
+        .find(|k| *k.repository == *repo && k.tag == tag);
     let kept = kept.unwrap_or_else(|| panic!("{repo}:{tag} not in the plan"));
     (
         false,

@@ -110,7 +110,7 @@ fn recorded_before_the_merge(now: DateTime<Utc>) -> ProjectState {
         iid: Some(401),
         ref_name: "feature/a".into(),
         tag: false,
-        sha: sha(501),
+        sha: sha(501).into(),
         source: Some("push".into()),
         status: PipelineStatus::Success,
         merge_request_iid: None,

@@ -74,7 +74,7 @@ fn digests(snapshot: &RegistrySnapshot) -> BTreeMap<String, BTreeMap<String, Str
     let tags = |r: &registry_gc::policy::RepositorySnapshot| {
         r.tags
             .iter()
-            .map(|(t, i)| (t.clone(), i.digest.clone()))
+            .map(|(t, i)| (t.clone(), i.digest.to_string()))
             .collect()
     };
     snapshot

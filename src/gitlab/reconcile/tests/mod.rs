@@ -153,7 +153,7 @@ pub(super) fn pipeline_record(
         iid: Some(id - 100),
         ref_name: git_ref.into(),
         tag: false,
-        sha: sha(id as u32),
+        sha: sha(id as u32).into(),
         source: Some("push".into()),
         status,
         merge_request_iid: None,
