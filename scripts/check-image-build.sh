@@ -18,6 +18,10 @@ want=$(awk -F'"' '/^version *=/ { print $2; exit }' Cargo.toml)
 got=$("$bin" --version)
 [ "$got" = "registry-gc $want" ] || fail "--version printed '$got', expected 'registry-gc $want'"
 
+# Built with .cargo/config.toml: jemalloc returns what a GC run freed (issue 12, bench-memory.sh).
+grep -aq 'dirty_decay_ms:1000' "$bin" \
+  || fail "built without .cargo/config.toml's jemalloc options (memory would stay high after runs)"
+
 "$bin" check-config --config deploy/registry-gc.toml >/dev/null \
   || fail "check-config rejects deploy/registry-gc.toml"
 

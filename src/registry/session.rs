@@ -124,6 +124,10 @@ impl Session {
         let fetched = fetch_token(wire, realm, service, scopes).await;
         wire.token_fetched(fetched.is_ok());
         let token = fetched?;
+        // One scope per repository: without dropping expired tokens the cache would grow with
+        // every repository a run ever touched, for the life of the daemon.
+        let now = Instant::now();
+        cache.retain(|_, t| t.refresh_at > now);
         cache.insert(key, token.clone());
         Ok(token)
     }
