@@ -48,7 +48,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ "$(curl -fsS "$url/healthz")" = ok ] || fail "/healthz did not answer ok"
-[ "$(curl -fsS "$url/readyz")" = ready ] || fail "/readyz did not answer ready"
+# The daemon listens before its migrations are done: /readyz says 503 until then (bounded wait).
+for _ in $(seq 1 100); do
+  [ "$(curl -fsS "$url/readyz" 2>/dev/null)" = ready ] && break
+  sleep 0.1
+done
+[ "$(curl -fsS "$url/readyz")" = ready ] || { cat "$work/serve.log" >&2; fail "/readyz did not answer ready within 10 s"; }
 curl -fsS "$url/metrics" | grep -q '^registry_gc_database_up 1' || fail "/metrics has no registry_gc_database_up 1"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/api/v1/projects")
 [ "$code" = 401 ] || fail "/api/v1 without the token answered $code, expected 401"
