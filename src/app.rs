@@ -308,7 +308,7 @@ impl App {
             ),
         ]
         .into_iter()
-        .filter(|(_, cron, _)| settings.enabled && !cron.is_empty())
+        .filter(|(_, cron, _)| settings.any_enabled() && !cron.is_empty())
         .collect();
         if jobs.is_empty() {
             tracing::info!(

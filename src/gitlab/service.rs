@@ -113,6 +113,10 @@ impl Reconciler {
             let Ok(Some(record)) = self.record(project).await else {
                 continue;
             };
+            let settings = self.client.settings();
+            if !settings.for_project(record.id, Some(&record.path)).enabled {
+                continue;
+            }
             let now = self.clock.now();
             let since = self
                 .bulk_since
@@ -164,6 +168,11 @@ impl Reconciler {
             .collect();
         let mut out = Vec::with_capacity(projects.len());
         for project in projects {
+            // `enabled = false` (for all, or this project): reconciled only when named.
+            if only.is_none() && !self.enabled_for(&project).await {
+                tracing::debug!(project = %project.label(), "reconciliation disabled for the project");
+                continue;
+            }
             let done = self.reconcile_one(&project, &budget, dry_run).await;
             out.push(done.unwrap_or_else(|error| {
                 tracing::warn!(project = %project.label(), %error, "reconciliation failed; records unchanged");
@@ -171,6 +180,18 @@ impl Reconciler {
             }));
         }
         out
+    }
+
+    /// Whether `gitlab.enabled` (or the project's override) lets scheduled reconciliation touch
+    /// the project; the override is found by the configured or the recorded id and path.
+    async fn enabled_for(&self, project: &ProjectConfig) -> bool {
+        let recorded = self.record(project).await.ok().flatten();
+        let id = project.id.or(recorded.as_ref().map(|r| r.id));
+        let path = project.path.as_deref();
+        let path = path.or(recorded.as_ref().map(|r| r.path.as_str()));
+        // No real project has id 0: without an id only the path can match an override.
+        let settings = self.client.settings().for_project(id.unwrap_or(0), path);
+        settings.enabled
     }
 
     async fn reconcile_one(

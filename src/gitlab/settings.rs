@@ -197,6 +197,11 @@ impl GitLabSettings {
         }
     }
 
+    /// Whether scheduled reconciliation has anything to do: enabled for all, or for one project.
+    pub fn any_enabled(&self) -> bool {
+        self.enabled || self.projects.values().any(|o| o.enabled == Some(true))
+    }
+
     /// The effective settings of a project (its overrides matched by id, else path, case-insensitive).
     pub fn for_project(&self, id: i64, path: Option<&str>) -> ProjectSettings {
         let id_key = id.to_string();

@@ -130,3 +130,31 @@ both_backends! {
         assert_eq!(fake.requests_to("/events"), 3, "one push-events request per look");
     }
 }
+
+// `enabled = false` for one project: the schedule and the bulk-push watch leave it alone; named on
+// the command line (`reconcile --project`) it is reconciled.
+both_backends! {
+    async fn a_project_with_reconciliation_disabled_is_reconciled_only_when_named(backend: Backend) {
+        let registry = TestRegistry::start().await;
+        let fake = FakeGitLab::start(World {
+            project: shapes::project("main"),
+            branches: vec![shapes::branch("main", &sha(0, 1), true)],
+            ..Default::default()
+        }).await;
+        let toml = gitlab_toml(&registry, &fake, "[gitlab.projects.\"group/app\"]\nenabled = false");
+        let app = TestApp::spawn_with(backend, &toml).await;
+        let world = scenario::World { app: &app, registry: &registry };
+        scenario::deploy_once(&world).await;
+        let reconciler = app.app.reconciler.as_ref().expect("[gitlab] builds a reconciler");
+        app.clock.set(Utc::now());
+
+        assert!(reconciler.reconcile(None, false).await.is_empty());
+        fake.world.lock().unwrap().events.push(shapes::push_event(7, "pushed new", None, Some(5), Utc::now()));
+        assert!(reconciler.reconcile_bulk_pushed().await.is_empty());
+        assert_eq!(fake.requests_to("/projects/"), 0, "nothing asked about a disabled project");
+
+        let named = reconciler.reconcile(Some("group/app"), false).await;
+        assert_eq!((named.len(), named[0].error.as_deref()), (1, None), "{named:?}");
+        assert!(fake.requests_to("/repository/branches") > 0);
+    }
+}
