@@ -6,14 +6,30 @@ use chrono::{TimeDelta, Utc};
 use registry_gc::gc::Trigger;
 
 use crate::support::app::TestApp;
-use crate::support::db::both_backends;
+use crate::support::db::{both_backends, Backend};
 use crate::support::gitlab::{self, zeros};
 use crate::support::gitlab_api::shapes::{self, PROJECT_ID};
 use crate::support::gitlab_api::{FakeGitLab, World};
 use crate::support::registry::TestRegistry;
 use crate::support::scenario::{self, config, names, sha, summary, tags, CI};
 
-/// The scenario's configuration with a `[gitlab]` section for `fake`, not scheduled, plus `extra`.
+/// The scenario's app with a `[gitlab]` section for `fake` (not scheduled) plus `extra`, after
+/// the scenario's first deploy.
+async fn gitlab_app(
+    backend: Backend,
+    registry: &TestRegistry,
+    fake: &FakeGitLab,
+    extra: &str,
+) -> TestApp {
+    let app = TestApp::spawn_with(backend, &gitlab_toml(registry, fake, extra)).await;
+    scenario::deploy_once(&scenario::World {
+        app: &app,
+        registry,
+    })
+    .await;
+    app
+}
+
 fn gitlab_toml(registry: &TestRegistry, fake: &FakeGitLab, extra: &str) -> String {
     format!(
         "{}\n[gitlab]\nurl = \"{}\"\ntoken = \"{}\"\nschedule = \"\"\nbackoff_initial_ms = 5\nbackoff_max_ms = 20\n{extra}\n",
@@ -39,10 +55,8 @@ both_backends! {
             hooks: vec![shapes::hook(9, "https://registry-gc.example.com/webhooks/gitlab", "temporarily_disabled", Some(now + TimeDelta::hours(1)))],
             ..Default::default()
         }).await;
-        let toml = gitlab_toml(&registry, &fake, "hook_url = \"https://registry-gc.example.com/webhooks/gitlab\"");
-        let app = TestApp::spawn_with(backend, &toml).await;
+        let app = gitlab_app(backend, &registry, &fake, "hook_url = \"https://registry-gc.example.com/webhooks/gitlab\"").await;
         let world = scenario::World { app: &app, registry: &registry };
-        scenario::deploy_once(&world).await;
         world.hook("Push Hook", gitlab::push("feature/a", &zeros(), &sha(1, 1), &[sha(1, 1)])).await;
         world.hook("Merge Request Hook", gitlab::merge_request(1, "feature/a", "opened", "open", "2026-11-20T09:00:00Z")).await;
         world.pipeline(501, "feature/a", &sha(1, 1), "success", None, &[(CI, sha(1, 1)), (CI, "feature-a".to_owned())]).await;
@@ -96,10 +110,8 @@ both_backends! {
             branches,
             ..Default::default()
         }).await;
-        let toml = gitlab_toml(&registry, &fake, "bulk_push_schedule = \"\"");
-        let app = TestApp::spawn_with(backend, &toml).await;
+        let app = gitlab_app(backend, &registry, &fake, "bulk_push_schedule = \"\"").await;
         let world = scenario::World { app: &app, registry: &registry };
-        scenario::deploy_once(&world).await;
         for (i, branch) in kept.iter().chain(&gone).enumerate() {
             let commit = sha(3, i as u8);
             world.hook("Push Hook", gitlab::push(branch, &zeros(), &commit, std::slice::from_ref(&commit))).await;
@@ -141,10 +153,7 @@ both_backends! {
             branches: vec![shapes::branch("main", &sha(0, 1), true)],
             ..Default::default()
         }).await;
-        let toml = gitlab_toml(&registry, &fake, "[gitlab.projects.\"group/app\"]\nenabled = false");
-        let app = TestApp::spawn_with(backend, &toml).await;
-        let world = scenario::World { app: &app, registry: &registry };
-        scenario::deploy_once(&world).await;
+        let app = gitlab_app(backend, &registry, &fake, "[gitlab.projects.\"group/app\"]\nenabled = false").await;
         let reconciler = app.app.reconciler.as_ref().expect("[gitlab] builds a reconciler");
         app.clock.set(Utc::now());
 
